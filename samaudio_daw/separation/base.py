@@ -1,0 +1,130 @@
+"""The separator interface every backend implements, and the residual rule.
+
+Audio crosses this boundary as ``(channels, frames)`` float32 with an explicit
+``sample_rate``. A backend returns one target per prompt, same shape as the input;
+the residual is always computed here, last, as input minus the sum of the targets,
+so stems plus residual null against the input exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+ProgressCallback = Callable[[float], None]
+"""Called with the fraction done, 0.0 to 1.0."""
+
+
+class SeparationError(Exception):
+    """A separation that cannot be done as asked; the message says why and what to do."""
+
+
+class PromptNotSupportedError(SeparationError):
+    """The backend cannot serve this prompt (for example `dsp` and "the owl hooting")."""
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """A stretch of time where the target sound is (``+``) or is not (``-``) heard.
+
+    Times are in seconds from the start of the audio handed to the separator.
+    """
+
+    start_s: float
+    end_s: float
+    sign: Literal["+", "-"] = "+"
+
+    def __post_init__(self) -> None:
+        if self.sign not in ("+", "-"):
+            raise ValueError(f"time span sign must be '+' or '-', got {self.sign!r}")
+        if not (0.0 <= self.start_s < self.end_s):
+            raise ValueError(
+                f"time span must satisfy 0 <= start_s < end_s, got {self.start_s}..{self.end_s}"
+            )
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What to pull out, in the producer's words, with optional time spans."""
+
+    text: str
+    spans: tuple[TimeSpan, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError("a prompt needs some text, e.g. 'isolate the vocal'")
+
+
+@runtime_checkable
+class Separator(Protocol):
+    """A separation backend.
+
+    ``separate`` takes ``audio`` of shape (channels, frames), float32, at
+    ``sample_rate`` Hz, and returns one float32 array of the same shape per prompt.
+    It must not change ``audio``. ``block_s`` is the length of audio the runner
+    hands over at once when streaming a long file (blocks overlap and are
+    crossfaded by the runner); ``None`` means the whole file at once.
+    """
+
+    name: str
+    block_s: float | None
+
+    def check_prompts(self, prompts: Sequence[Prompt]) -> None:
+        """Raise PromptNotSupportedError before any audio is read, if a prompt cannot be served."""
+        ...
+
+    def separate(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        prompts: Sequence[Prompt],
+        progress: ProgressCallback | None = None,
+    ) -> list[np.ndarray]: ...
+
+    def settings(self) -> dict[str, object]:
+        """Everything besides audio and prompts that changes the output (for cache keys)."""
+        ...
+
+
+def residual_of(audio: np.ndarray, targets: Sequence[np.ndarray]) -> np.ndarray:
+    """Input minus the sum of the targets, shape (channels, frames), float32.
+
+    Summed in float64 so that ``sum(targets) + residual == audio`` to float32 rounding.
+    """
+    total = np.zeros(audio.shape, dtype=np.float64)
+    for target in targets:
+        if target.shape != audio.shape:
+            raise SeparationError(
+                f"backend returned a target of shape {target.shape}, expected {audio.shape}"
+            )
+        total += target
+    return (audio.astype(np.float64) - total).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Separation:
+    """Targets (one per prompt) and the residual, each (channels, frames) float32."""
+
+    targets: tuple[np.ndarray, ...]
+    residual: np.ndarray
+
+
+def separate_with_residual(
+    separator: Separator,
+    audio: np.ndarray,
+    sample_rate: int,
+    prompts: Sequence[Prompt],
+    progress: ProgressCallback | None = None,
+) -> Separation:
+    """Run ``separator`` on a whole array and add the residual."""
+    if audio.ndim != 2:
+        raise SeparationError(f"audio must be (channels, frames), got shape {audio.shape}")
+    targets = separator.separate(audio, sample_rate, prompts, progress)
+    if len(targets) != len(prompts):
+        raise SeparationError(
+            f"backend {separator.name!r} returned {len(targets)} targets for {len(prompts)} prompts"
+        )
+    return Separation(tuple(targets), residual_of(audio, targets))
