@@ -1,0 +1,5 @@
+"""``python -m samaudio_daw`` runs the command line."""
+
+from samaudio_daw.cli import main
+
+main()

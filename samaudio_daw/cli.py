@@ -1,0 +1,280 @@
+"""The ``samaudio-daw`` command line: parse, check, report; the library does the work.
+
+Exit codes: 0 done; 2 bad usage or bad input (one line naming the file and the
+problem); 3 done but something was skipped; 1 an internal error (traceback only
+with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from samaudio_daw import __version__
+from samaudio_daw.separation.backends import BACKEND_NAMES, BackendOptions
+
+EXIT_BAD_INPUT = 2
+EXIT_SKIPPED = 3
+EXIT_INTERNAL = 1
+
+
+def fail(message: str) -> NoReturn:
+    """Print one error line and exit 2."""
+    click.echo(f"samaudio-daw: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def run_command(ctx: click.Context, action: Callable[[], int | None]) -> None:
+    """Run ``action`` mapping user errors to exit 2 and bugs to exit 1."""
+    from samaudio_daw.errors import user_error_types
+    from samaudio_daw.jobs.progress import JobCancelled
+
+    try:
+        code = action()
+    except user_error_types() as error:
+        fail(str(error))
+    except JobCancelled as error:
+        click.echo(f"samaudio-daw: {error}", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("samaudio-daw: interrupted; no partial files were kept", err=True)
+        sys.exit(130)
+    except Exception as error:  # anything else is our bug: say so, trace on request
+        if ctx.find_root().params.get("debug"):
+            traceback.print_exc()
+        click.echo(f"samaudio-daw: internal error: {type(error).__name__}: {error} "
+                   "(rerun with --debug for a traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code or 0)
+
+
+def preset_dirs(presets: Sequence[Path]) -> list[Path]:
+    return [Path(p) for p in presets]
+
+
+def backend_options(params: dict[str, Any]) -> BackendOptions:
+    """BackendOptions from the shared model flags (``--model`` falls back to SAMAUDIO_MODEL)."""
+    return BackendOptions(
+        model=params.get("model") or os.environ.get("SAMAUDIO_MODEL"),
+        device=params.get("device") or "auto",
+        dtype=params.get("dtype") or "auto",
+        steps=params.get("steps") or 16,
+        seed=params.get("seed") or 0,
+        chunk_s=params.get("chunk") or 10.0,
+        output=params.get("output") or "masked",
+    )
+
+
+def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags every separating command shares: backend, model and output format."""
+    flags = [
+        click.option("--backend", type=click.Choice(BACKEND_NAMES), default="dsp",
+                     show_default=True, help="Separation backend."),
+        click.option("--model", metavar="PATH_OR_ID",
+                     help="SAM-Audio checkpoint folder or hub id (or set SAMAUDIO_MODEL)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto"),
+        click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+                     default="auto", help="auto: bf16 on GPU, fp32 on CPU."),
+        click.option("--steps", type=click.IntRange(1, 256), default=16, show_default=True,
+                     help="ODE steps (sam-audio)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Makes sam-audio output reproducible."),
+        click.option("--chunk", type=click.FloatRange(1.0, 60.0), default=10.0, show_default=True,
+                     help="Model chunk length in seconds (sam-audio)."),
+        click.option("--output", type=click.Choice(["masked", "generated"]), default="masked",
+                     show_default=True, help="sam-audio: masked stems (stereo, exact null) "
+                     "or the model's own audio."),
+        click.option("--format", "file_format", type=click.Choice(["wav", "flac"]), default="wav",
+                     show_default=True),
+        click.option("--bit-depth", type=click.Choice(["16", "24", "32", "float"]),
+                     help="Default: the input's bit depth."),
+        click.option("--presets", "presets", multiple=True, type=click.Path(path_type=Path),
+                     help="A folder of user presets (also SAMAUDIO_PRESETS)."),
+        click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Items separated in parallel."),
+        click.option("--status-file", type=click.Path(path_type=Path),
+                     help="Write progress as JSON here (for REAPER)."),
+    ]
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="samaudio-daw")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+def main(debug: bool) -> None:
+    """Pull any sound out of a mix by describing it: files, REAPER projects, jobs."""
+
+
+def _progress(status_file: Path | None) -> Any:
+    from samaudio_daw.jobs.progress import FanOut, StatusFile, TerminalBar
+
+    targets: list[Any] = [TerminalBar()]
+    if status_file:
+        targets.append(StatusFile(status_file))
+    return FanOut(targets)
+
+
+def _library(presets: Sequence[Path]) -> Any:
+    from samaudio_daw.presets import default_library
+
+    return default_library(preset_dirs(presets))
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prompt", "prompts", multiple=True, help="What to pull out (repeatable).")
+@click.option("--preset", help="A preset name (see `samaudio-daw presets list`).")
+@click.option("-o", "--out", "output_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the stems and result.json.")
+@click.option("--no-residual", is_flag=True, help="Do not write the residual stem.")
+@backend_flags
+@click.pass_context
+def separate(ctx: click.Context, inputs: tuple[Path, ...], prompts: tuple[str, ...],
+             preset: str | None, output_dir: Path, no_residual: bool, **params: Any) -> None:
+    """Separate INPUT files by --prompt or --preset into OUTDIR/<input>.<stem>.<ext>."""
+    if bool(prompts) == bool(preset):
+        raise click.UsageError("give either --prompt TEXT (one or more) or --preset NAME")
+
+    def action() -> int:
+        from samaudio_daw.jobs.manifest import Job, JobItem
+        from samaudio_daw.jobs.runner import run_job
+
+        items = tuple(JobItem(audio=path, name=path.stem, preset=preset, prompts=prompts)
+                      for path in inputs)
+        job = Job(items=items, output_dir=output_dir, backend=params["backend"],
+                  backend_options=backend_options(params), file_format=params["file_format"],
+                  bit_depth=params["bit_depth"], keep_residual=False if no_residual else None)
+        result = run_job(job, _library(params["presets"]), progress=_progress(params["status_file"]),
+                         jobs=params["jobs"])
+        for stem in result["stems"]:
+            click.echo(f"{stem['kind']:>8}  {output_dir / stem['file']}")
+        click.echo(f"wrote {output_dir / 'result.json'}")
+        return 0
+
+    run_command(ctx, action)
+
+
+@main.command("run")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--presets", "presets", multiple=True, type=click.Path(path_type=Path))
+@click.option("--jobs", type=click.IntRange(1, 64), default=1)
+@click.option("--status-file", type=click.Path(path_type=Path),
+              help="Overrides the manifest's status_file.")
+@click.pass_context
+def run_manifest(ctx: click.Context, manifest: Path, presets: tuple[Path, ...], jobs: int,
+                 status_file: Path | None) -> None:
+    """Run a job manifest (JSON, see samaudio_daw/schemas/job.schema.json)."""
+
+    def action() -> int:
+        from samaudio_daw.jobs.manifest import load_job
+        from samaudio_daw.jobs.runner import run_job_with_status
+
+        job = load_job(manifest)
+        result = run_job_with_status(job, _library(presets), status_file or job.status_file, jobs)
+        click.echo(f"wrote {job.output_dir / 'result.json'} ({len(result['stems'])} stems)")
+        return 0
+
+    run_command(ctx, action)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backends(as_json: bool) -> None:
+    """List the separation backends, whether each runs here, and what it can do."""
+    from dataclasses import asdict
+
+    from samaudio_daw.separation.backends import describe_backends
+
+    infos = describe_backends()
+    if as_json:
+        click.echo(json.dumps([asdict(info) for info in infos], indent=2))
+        return
+    for info in infos:
+        state = "available" if info.available else f"not available: {info.why_unavailable}"
+        click.echo(f"{info.name}  ({state})\n  {info.summary}")
+        for capability in info.capabilities:
+            click.echo(f"  - {capability}")
+
+
+@main.group()
+def presets() -> None:
+    """List, show and check presets (shipped, SAMAUDIO_PRESETS, --presets DIR)."""
+
+
+def presets_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--presets", "preset_folders", multiple=True,
+                        type=click.Path(path_type=Path),
+                        help="A folder of user presets (also SAMAUDIO_PRESETS).")(command)
+
+
+@presets.command("list")
+@presets_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable (for REAPER scripts).")
+@click.pass_context
+def presets_list(ctx: click.Context, preset_folders: tuple[Path, ...], as_json: bool) -> None:
+    """Every preset by name, with its stems and where it comes from."""
+
+    def action() -> int:
+        from samaudio_daw.presets import preset_to_dict
+
+        library = _library(preset_folders)
+        if as_json:
+            click.echo(json.dumps([preset_to_dict(p) for p in library], indent=2))
+            return 0
+        for preset in library:
+            stems = ", ".join(preset.stem_names)
+            click.echo(f"{preset.name:<20} {stems:<32} {preset.description}")
+        return 0
+
+    run_command(ctx, action)
+
+
+@presets.command("show")
+@click.argument("name")
+@presets_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def presets_show(ctx: click.Context, name: str, preset_folders: tuple[Path, ...],
+                 as_json: bool) -> None:
+    """Everything one preset does."""
+
+    def action() -> int:
+        from samaudio_daw.presets import describe_preset, preset_to_dict
+
+        preset = _library(preset_folders).get(name)
+        click.echo(json.dumps(preset_to_dict(preset), indent=2) if as_json
+                   else describe_preset(preset))
+        return 0
+
+    run_command(ctx, action)
+
+
+@presets.command("check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@presets_dir_option
+@click.pass_context
+def presets_check(ctx: click.Context, files: tuple[Path, ...],
+                  preset_folders: tuple[Path, ...]) -> None:
+    """Check preset FILES (default: every preset folder); one line per problem."""
+
+    def action() -> int:
+        from samaudio_daw.presets import check_preset_files, preset_dirs
+
+        paths = list(files) or [p for p in preset_dirs(preset_folders) if p.is_dir()]
+        errors = check_preset_files(paths)
+        for error in errors:
+            click.echo(f"samaudio-daw: error: {error}", err=True)
+        if not errors:
+            click.echo(f"ok: {', '.join(str(p) for p in paths)}")
+        return EXIT_BAD_INPUT if errors else 0
+
+    run_command(ctx, action)

@@ -1,0 +1,162 @@
+"""The job manifest (what to separate) and the result manifest (what was written).
+
+Both are versioned JSON with published schemas in ``samaudio_daw/schemas``; they are
+the only thing the REAPER scripts, the OSC server, the CLI and the cluster runner
+exchange. Loading checks the schema and reports the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from samaudio_daw.audio.io import BitDepth, FileFormat
+from samaudio_daw.separation.backends import BackendOptions
+from samaudio_daw.separation.base import TimeSpan
+
+MANIFEST_VERSION = 1
+RESULT_FILE_NAME = "result.json"
+
+
+class ManifestError(Exception):
+    """A job or result manifest that does not follow its schema; names file and field."""
+
+
+@cache
+def load_schema(kind: Literal["job", "result"]) -> dict[str, Any]:
+    """The JSON Schema for ``kind`` (cached: the schema files never change at run time)."""
+    text = resources.files("samaudio_daw.schemas").joinpath(f"{kind}.schema.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def validate(document: object, kind: Literal["job", "result"], source: str) -> None:
+    """Raise ManifestError naming ``source`` and the first failing field."""
+    validator = jsonschema.Draft202012Validator(load_schema(kind))
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ManifestError(f"{source}: {kind} manifest field {where}: {error.message}")
+
+
+@dataclass(frozen=True)
+class JobItem:
+    """One piece of audio to separate, with where it sits in the project."""
+
+    audio: Path
+    name: str
+    preset: str | None = None
+    prompts: tuple[str, ...] = ()
+    spans: tuple[TimeSpan, ...] = ()
+    track: str | None = None
+    track_guid: str | None = None
+    item_guid: str | None = None
+    position_s: float = 0.0
+    length_s: float | None = None
+    mode: Literal["file", "item", "track"] = "file"
+
+    def __post_init__(self) -> None:
+        if (self.preset is None) == (not self.prompts):
+            raise ValueError(f"{self.audio}: an item needs either a preset or prompts, not both")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A whole job: items, where stems go, and how to separate them."""
+
+    items: tuple[JobItem, ...]
+    output_dir: Path
+    backend: str = "dsp"
+    backend_options: BackendOptions = field(default_factory=BackendOptions)
+    file_format: FileFormat = "wav"
+    bit_depth: BitDepth | None = None
+    keep_residual: bool | None = None
+    sample_rate: int | None = None
+    project: Path | None = None
+    status_file: Path | None = None
+
+
+def _item_from_json(entry: dict[str, Any], base: Path) -> JobItem:
+    audio = base / entry["audio"]
+    spans = tuple(TimeSpan(float(s), float(e), sign) for sign, s, e in entry.get("spans", []))
+    return JobItem(
+        audio=audio,
+        name=entry.get("name") or audio.stem,
+        preset=entry.get("preset"),
+        prompts=tuple(entry.get("prompts") or ()),
+        spans=spans,
+        track=entry.get("track"),
+        track_guid=entry.get("track_guid"),
+        item_guid=entry.get("item_guid"),
+        position_s=float(entry.get("position_s", 0.0)),
+        length_s=entry.get("length_s"),
+    )
+
+
+def load_job(path: Path) -> Job:
+    """Read and check a job manifest; relative paths are taken from its folder."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such job manifest") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path}: not valid JSON ({error})") from None
+    validate(document, "job", str(path))
+    base = Path(path).resolve().parent
+    try:
+        items = tuple(_item_from_json(entry, base) for entry in document["items"])
+        options = BackendOptions(**document.get("backend_options", {}))
+    except ValueError as error:
+        raise ManifestError(f"{path}: {error}") from None
+    status = document.get("status_file")
+    return Job(
+        items=items,
+        output_dir=base / document["output_dir"],
+        backend=document.get("backend", "dsp"),
+        backend_options=options,
+        file_format=document.get("format", "wav"),
+        bit_depth=document.get("bit_depth"),
+        keep_residual=document.get("keep_residual"),
+        sample_rate=document.get("sample_rate"),
+        project=base / document["project"] if document.get("project") else None,
+        status_file=base / status if status else None,
+    )
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A previous result manifest, or None when there is none or it cannot be used."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        validate(document, "result", str(path))
+    except (OSError, json.JSONDecodeError, ManifestError):
+        return None
+    return document  # type: ignore[no-any-return]
+
+
+def write_json_atomically(path: Path, document: object) -> Path:
+    """Write JSON to a temporary name beside ``path`` and rename it into place."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(document, file, indent=2)
+            file.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_result(path: Path, document: dict[str, Any]) -> Path:
+    """Check ``document`` against the result schema, then write it atomically."""
+    validate(document, "result", str(path))
+    return write_json_atomically(path, document)

@@ -1,0 +1,275 @@
+"""The one runner every entrance uses: a Job in, stem files and a result manifest out.
+
+The CLI, the OSC server, the REAPER scripts (through ``samaudio-daw run``) and the
+render command all build a ``Job`` and call ``run_job``. It checks everything it can
+before writing anything, skips items whose stems are up to date, separates the rest
+(in parallel worker processes with ``jobs > 1``), and writes ``result.json`` last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samaudio_daw import __version__
+from samaudio_daw.audio.io import audio_info
+from samaudio_daw.audio.wav import read_time_reference
+from samaudio_daw.errors import OutputError
+from samaudio_daw.jobs.cache import audio_digest, cache_key
+from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
+from samaudio_daw.jobs.progress import JobCancelled, Progress, Silent
+from samaudio_daw.jobs.stems import ItemAudio, StemPlan, plan_stems, separate_item
+from samaudio_daw.presets import Preset, PresetLibrary, preset_for_prompts, preset_to_dict
+from samaudio_daw.separation.backends import create_backend
+from samaudio_daw.separation.base import Prompt, Separator
+
+
+@dataclass(frozen=True)
+class ItemWork:
+    """Everything needed to separate one item, decided before any audio is separated."""
+
+    item: JobItem
+    preset: Preset
+    prompts: tuple[Prompt, ...]
+    plans: tuple[StemPlan, ...]
+    source: ItemAudio
+    key: str
+
+
+def resolve_preset(item: JobItem, library: PresetLibrary, keep_residual: bool | None) -> Preset:
+    """The item's preset by name, or an ad-hoc one made from its prompts."""
+    if item.preset is not None:
+        return library.get(item.preset)
+    keep = True if keep_residual is None else keep_residual
+    return preset_for_prompts(item.prompts, keep_residual=keep)
+
+
+def _prompts(item: JobItem, preset: Preset) -> tuple[Prompt, ...]:
+    # Time spans go to the model only when the preset asks for them (or prompts are ad hoc).
+    spans = item.spans if (preset.use_spans or item.preset is None) else ()
+    return tuple(Prompt(stem.prompt, spans) for stem in preset.stems)
+
+
+def prepare_output_dir(output_dir: Path, inputs: Sequence[Path]) -> None:
+    """Create the output folder or fail with a line naming it; never an input's place."""
+    resolved_inputs = {path.resolve() for path in inputs}
+    if output_dir.resolve() in resolved_inputs or output_dir.is_file():
+        raise OutputError(f"{output_dir}: the output folder is an existing file; choose a folder")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{output_dir}: cannot create the output folder ({error.strerror})") from None
+    probe = output_dir / ".samaudio-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        raise OutputError(f"{output_dir}: the output folder is not writable") from None
+    for stale in output_dir.glob(".*.part"):
+        stale.unlink(missing_ok=True)  # left by a run that was killed
+
+
+def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separator) -> ItemWork:
+    """Check an item's audio, preset and prompts, and decide its stem files and cache key."""
+    preset = resolve_preset(item, library, job.keep_residual)
+    prompts = _prompts(item, preset)
+    separator.check_prompts(prompts)
+    info = audio_info(item.audio)
+    keep = preset.keep_residual if job.keep_residual is None else job.keep_residual
+    plans = plan_stems(item.name, preset, job.output_dir, job.file_format, keep)
+    time_reference = (
+        round(item.position_s * info.sample_rate) if item.mode != "file" else
+        read_time_reference(item.audio) if info.format == "WAV" else None
+    )
+    source = ItemAudio(item.audio, job.bit_depth, job.file_format, time_reference)
+    recipe = {
+        "preset": preset_to_dict(preset),
+        "prompts": [[p.text, [[s.sign, s.start_s, s.end_s] for s in p.spans]] for p in prompts],
+        "backend": separator.name,
+        "settings": separator.settings(),
+        "files": [str(plan.path.name) for plan in plans],
+        "bit_depth": source.bit_depth,
+        "time_reference": time_reference,
+    }
+    return ItemWork(item, preset, prompts, plans, source, cache_key(audio_digest(item.audio), recipe))
+
+
+def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
+    inputs = {work.item.audio.resolve() for work in works}
+    seen: set[Path] = set()
+    for work in works:
+        for plan in work.plans:
+            target = plan.path.resolve()
+            if target in inputs:
+                raise OutputError(f"{plan.path}: this stem would overwrite an input; choose another -o")
+            if target in seen:
+                raise OutputError(f"{plan.path}: two items would write the same stem file; "
+                                  "give the inputs different names")
+            seen.add(target)
+
+
+def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, Any]]:
+    info = audio_info(work.item.audio)
+    entries = []
+    for plan in work.plans:
+        entries.append({
+            "input": str(work.item.audio),
+            "name": plan.name,
+            "kind": plan.kind,
+            "prompt": plan.prompt,
+            "file": plan.path.name,
+            "preset": work.preset.name,
+            "sample_rate": info.sample_rate,
+            "channels": info.channels,
+            "frames": frames,
+            "bit_depth": work.source.bit_depth or info.bit_depth,
+            "cache_key": work.key,
+            "track": work.item.track,
+            "track_guid": work.item.track_guid,
+            "item_guid": work.item.item_guid,
+            "position_s": work.item.position_s,
+            "length_s": frames / info.sample_rate,
+            "mode": work.item.mode,
+            "reused": reused,
+        })
+    return entries
+
+
+def _up_to_date(work: ItemWork, previous: dict[str, Any] | None) -> bool:
+    """True when the last run wrote every planned file with the same cache key."""
+    if previous is None:
+        return False
+    keys = {(entry["file"], entry.get("cache_key")) for entry in previous["stems"]}
+    return all(
+        (plan.path.name, work.key) in keys and plan.path.is_file() for plan in work.plans
+    )
+
+
+def _previous_frames(work: ItemWork, previous: dict[str, Any]) -> int:
+    for entry in previous["stems"]:
+        if entry["file"] == work.plans[0].path.name:
+            return int(entry["frames"])
+    raise OutputError(f"{work.plans[0].path}: missing from the previous result manifest")
+
+
+def _first(entry: dict[str, Any], stems: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The first stem entry of the same item, so each item's length is counted once."""
+    return next(e for e in stems if e["cache_key"] == entry["cache_key"])
+
+
+def run_works_serially(
+    works: Sequence[ItemWork],
+    separator: Separator,
+    progress: Progress,
+    cancel: Callable[[], bool],
+) -> list[int]:
+    """Separate items one after another; returns the frames written per item."""
+    frames = []
+    for index, work in enumerate(works):
+        def report(fraction: float, index: int = index, work: ItemWork = work) -> None:
+            progress.update((index + fraction) / len(works), work.item.name)
+
+        frames.append(separate_item(work.source, work.preset, work.prompts, work.plans,
+                                    separator, report, cancel))
+    return frames
+
+
+def run_job(
+    job: Job,
+    library: PresetLibrary,
+    separator: Separator | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    jobs: int = 1,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``job``; returns the result manifest it wrote to ``output_dir/result.json``.
+
+    Raises the user-facing errors (audio, preset, prompt, output) before any stem is
+    written, and JobCancelled when ``cancel()`` turns true (nothing half-written stays).
+    """
+    started = time.monotonic()
+    progress = progress or Silent()
+    should_cancel = cancel or (lambda: False)
+    separator = separator or create_backend(job.backend, job.backend_options)
+    prepare_output_dir(job.output_dir, [item.audio for item in job.items])
+    works = [plan_item(job, item, library, separator) for item in job.items]
+    _check_no_overwrite(works)
+    result_path = job.output_dir / RESULT_FILE_NAME
+    previous = read_result(result_path)
+    todo = [work for work in works if not _up_to_date(work, previous)]
+    if jobs > 1 and len(todo) > 1:
+        from samaudio_daw.jobs.parallel import run_works_in_parallel
+
+        frames = run_works_in_parallel(todo, job, progress, should_cancel, jobs)
+    else:
+        frames = run_works_serially(todo, separator, progress, should_cancel)
+    written = dict(zip((id(work) for work in todo), frames, strict=True))
+    stems: list[dict[str, Any]] = []
+    for work in works:
+        if id(work) in written:
+            stems += _stem_entries(work, written[id(work)], reused=False)
+        else:
+            stems += _stem_entries(work, _previous_frames(work, previous or {}), reused=True)
+    document = {
+        "version": 1,
+        "tool": f"samaudio-daw {__version__}",
+        "backend": separator.name,
+        "backend_settings": separator.settings(),
+        "project": str(job.project) if job.project else None,
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "audio_s": round(sum(e["frames"] / e["sample_rate"] for e in stems if e is _first(e, stems)), 3),
+        "stems": stems,
+        "skipped": [],
+    }
+    document.update(extra or {})
+    write_result(result_path, document)
+    progress.finish("done", f"{len(works)} item(s), {len(todo)} separated")
+    return document
+
+
+__all__ = ["JobCancelled", "run_job", "plan_item", "prepare_output_dir", "resolve_preset"]
+
+
+def cancel_file_for(status_file: Path) -> Path:
+    """The file whose existence asks a running job to stop (REAPER's Cancel button makes it)."""
+    return status_file.with_name(status_file.name + ".cancel")
+
+
+def run_job_with_status(
+    job: Job,
+    library: PresetLibrary,
+    status_file: Path | None,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """``run_job`` with a terminal bar and, when asked, a status file REAPER polls.
+
+    The status file ends as ``done`` (with the result path), ``failed`` (with the
+    one-line error) or ``cancelled``; creating ``<status file>.cancel`` cancels.
+    """
+    from samaudio_daw.errors import user_error_types
+    from samaudio_daw.jobs.progress import FanOut, StatusFile, TerminalBar
+
+    if status_file is None:
+        return run_job(job, library, progress=TerminalBar(), jobs=jobs)
+    status = StatusFile(status_file)
+    cancel_file = cancel_file_for(status_file)
+    cancel_file.unlink(missing_ok=True)
+    status.update(0.0, "starting")
+    try:
+        result = run_job(job, library, progress=FanOut([TerminalBar(), status]),
+                         cancel=cancel_file.exists, jobs=jobs)
+    except JobCancelled:
+        status.finish("cancelled", "cancelled; nothing was written")
+        raise
+    except user_error_types() as error:
+        status.finish("failed", str(error))
+        raise
+    except Exception as error:
+        status.finish("failed", f"internal error: {type(error).__name__}: {error}")
+        raise
+    status.finish("done", "done", result=str(job.output_dir / RESULT_FILE_NAME))
+    return result
