@@ -278,3 +278,102 @@ def presets_check(ctx: click.Context, files: tuple[Path, ...],
         return EXIT_BAD_INPUT if errors else 0
 
     run_command(ctx, action)
+
+
+@main.command()
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@presets_dir_option
+@click.pass_context
+def inspect(ctx: click.Context, project: Path, as_json: bool,
+            preset_folders: tuple[Path, ...]) -> None:
+    """Show a project's tracks, items, media and the preset each track would use."""
+
+    def action() -> int:
+        from samaudio_daw.jobs.render import inspect_project
+
+        report = inspect_project(project, _library(preset_folders))
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        else:
+            click.echo(format_inspection(report))
+        return 0
+
+    run_command(ctx, action)
+
+
+def format_inspection(report: dict[str, Any]) -> str:
+    """The human-readable form of ``inspect_project``'s report."""
+    lines = [f"{report['project']}  ({report['sample_rate']} Hz, {report['tempo_bpm']:g} BPM)"]
+    for track in report["tracks"]:
+        indent = "  " * track["folder_depth"]
+        if track["preset"]:
+            what = f"{track['choice']}: {track['preset']} -> " + "; ".join(track["prompts"])
+        else:
+            what = track["reason"]
+        lines.append(f"{indent}{track['index']:>3}. {track['name']}  [{what}]")
+        for item in track["items"]:
+            where = item["found"] or f"MISSING ({item['missing_reason']})" if item["file"] else "-"
+            note = f"  skipped: {item['skip_reason']}" if item["skip_reason"] else ""
+            lines.append(f"{indent}       item {item['index']} @ {item['position_s']:.3f}s "
+                         f"len {item['length_s']:.3f}s  {item['source_kind']} {where}{note}")
+    lines.append(f"stems would go to {report['output_dir']}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("projects", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "output_dir", type=click.Path(path_type=Path),
+              help="Default: <project folder>/<project name>-stems/.")
+@click.option("--tracks", "track_patterns", multiple=True, metavar="PATTERN",
+              help="Only tracks whose name matches (glob, case-insensitive; repeatable).")
+@click.option("--mode", type=click.Choice(["item", "track"]), default="item", show_default=True,
+              help="item: each item's source section; track: the whole track timeline.")
+@click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
+@backend_flags
+@click.pass_context
+def render(ctx: click.Context, projects: tuple[Path, ...], output_dir: Path | None,
+           track_patterns: tuple[str, ...], mode: str, keep_original_unmuted: bool,
+           **params: Any) -> None:
+    """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks."""
+
+    def action() -> int:
+        from samaudio_daw.jobs.render import RenderSettings, render_projects
+
+        settings = RenderSettings(
+            output_dir=output_dir, track_patterns=track_patterns, backend=params["backend"],
+            backend_options=backend_options(params), mode=mode,  # type: ignore[arg-type]
+            jobs=params["jobs"], mute_original=not keep_original_unmuted,
+            file_format=params["file_format"], bit_depth=params["bit_depth"],
+        )
+        outcomes = render_projects(list(projects), _library(params["presets"]), settings,
+                                   progress=_progress(params["status_file"]))
+        click.echo(format_render_summary(outcomes))
+        skipped = any(outcome.skipped for outcome in outcomes)
+        return EXIT_SKIPPED if skipped else 0
+
+    run_command(ctx, action)
+
+
+def format_render_summary(outcomes: Sequence[Any]) -> str:
+    """The table printed after a render: per track, items and stems; skipped with reasons."""
+    lines = [f"{'track':<32} {'items':>5} {'stems':>5}  preset"]
+    for outcome in outcomes:
+        stems = outcome.result["stems"]
+        for plan in outcome.plans:
+            for track_plan in plan.tracks:
+                own = [s for s in stems if s.get("track_guid") == track_plan.track.guid
+                       and s.get("project") == str(plan.project.path)]
+                preset = track_plan.choice.preset.name if track_plan.choice.preset else "-"
+                lines.append(f"{track_plan.track.name[:32]:<32} {len(track_plan.items):>5} "
+                             f"{len(own):>5}  {preset}")
+        for skip in outcome.skipped:
+            where = f"{skip.track}" + (f", {skip.item}" if skip.item else "")
+            lines.append(f"skipped: {where}: {skip.reason}")
+        result = outcome.result
+        reused = sum(1 for s in stems if s.get("reused"))
+        lines.append(f"{len(stems)} stem files ({reused} up to date) in {outcome.output_dir}, "
+                     f"{result.get('elapsed_s', 0):.1f} s")
+        for path in outcome.stems_projects:
+            lines.append(f"open in REAPER: {path}")
+    return "\n".join(lines)

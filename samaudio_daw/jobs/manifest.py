@@ -62,6 +62,9 @@ class JobItem:
     position_s: float = 0.0
     length_s: float | None = None
     mode: Literal["file", "item", "track"] = "file"
+    bit_depth: BitDepth | None = None
+    project: Path | None = None
+    source_label: str | None = None
 
     def __post_init__(self) -> None:
         if (self.preset is None) == (not self.prompts):
@@ -98,6 +101,8 @@ def _item_from_json(entry: dict[str, Any], base: Path) -> JobItem:
         item_guid=entry.get("item_guid"),
         position_s=float(entry.get("position_s", 0.0)),
         length_s=entry.get("length_s"),
+        mode=entry.get("mode", "file"),
+        bit_depth=entry.get("bit_depth"),
     )
 
 
@@ -149,6 +154,20 @@ def write_json_atomically(path: Path, document: object) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=2)
             file.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8, exactly as given) to a temporary name and rename it into place."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -84,7 +84,7 @@ def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separa
         round(item.position_s * info.sample_rate) if item.mode != "file" else
         read_time_reference(item.audio) if info.format == "WAV" else None
     )
-    source = ItemAudio(item.audio, job.bit_depth, job.file_format, time_reference)
+    source = ItemAudio(item.audio, job.bit_depth or item.bit_depth, job.file_format, time_reference)
     recipe = {
         "preset": preset_to_dict(preset),
         "prompts": [[p.text, [[s.sign, s.start_s, s.end_s] for s in p.spans]] for p in prompts],
@@ -116,7 +116,7 @@ def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, A
     entries = []
     for plan in work.plans:
         entries.append({
-            "input": str(work.item.audio),
+            "input": work.item.source_label or str(work.item.audio),
             "name": plan.name,
             "kind": plan.kind,
             "prompt": plan.prompt,
@@ -134,6 +134,7 @@ def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, A
             "length_s": frames / info.sample_rate,
             "mode": work.item.mode,
             "reused": reused,
+            "project": str(work.item.project) if work.item.project else None,
         })
     return entries
 

@@ -1,0 +1,362 @@
+"""Rendering REAPER projects: the tracks that ask for it, separated, back as stem tracks.
+
+``plan_project`` reads a project and decides, per track, the preset (from the
+track's name) and per item whether it can be rendered here; ``render_projects``
+renders each item's source section (or the whole track timeline) to a work file,
+runs one job over all of them, and writes ``<project>-stems.rpp`` beside the stems.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from samaudio_daw.audio.io import BitDepth, audio_info, write_audio
+from samaudio_daw.errors import OutputError
+from samaudio_daw.jobs.manifest import Job, JobItem
+from samaudio_daw.jobs.progress import Progress
+from samaudio_daw.jobs.runner import run_job
+from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
+from samaudio_daw.project.model import Item, Project, Track, read_project
+from samaudio_daw.project.rpp import dumps
+from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
+from samaudio_daw.project.timeline import render_item_source, render_track, skip_reason, track_span
+from samaudio_daw.separation.backends import BackendOptions
+from samaudio_daw.separation.base import Separator
+
+RenderMode = Literal["item", "track"]
+WORK_FOLDER = ".work"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something the render left out, and why (listed by track and item)."""
+
+    project: str
+    track: str
+    item: str | None
+    item_guid: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project": self.project, "track": self.track, "item": self.item,
+                "item_guid": self.item_guid, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """A track that will be separated: its preset choice and the items that can render."""
+
+    track: Track
+    choice: TrackChoice
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    """What rendering one project will do."""
+
+    project: Project
+    tracks: tuple[TrackPlan, ...]
+    skipped: tuple[Skipped, ...]
+    output_dir: Path
+    choices: tuple[TrackChoice, ...] = field(default=())
+
+
+def default_output_dir(project_path: Path) -> Path:
+    """``<project folder>/<project name>-stems/``."""
+    return project_path.parent / f"{project_path.stem}-stems"
+
+
+def _wanted(track: Track, patterns: Sequence[str]) -> bool:
+    name = track.name.lower()
+    return not patterns or any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)
+
+
+def _item_label(item: Item) -> str:
+    return f"item {item.index + 1} at {item.position_s:.3f} s"
+
+
+def plan_project(
+    path: Path, library: PresetLibrary, output_dir: Path | None, track_patterns: Sequence[str] = ()
+) -> ProjectPlan:
+    """Read ``path`` and decide what to separate; nothing is written."""
+    project = read_project(path)
+    plans, skipped, choices = [], [], []
+    for track in project.tracks:
+        choice = match_track(track.name, library)
+        choices.append(choice)
+        if not _wanted(track, track_patterns) or (choice.kind == "none" and not track_patterns):
+            continue
+        if choice.preset is None:
+            skipped.append(Skipped(project.path.name, track.name, None, None, choice.reason))
+            continue
+        items = []
+        for item in track.items:
+            reason = "muted item" if item.mute else skip_reason(item)
+            if reason:
+                skipped.append(Skipped(project.path.name, track.name, _item_label(item),
+                                       item.guid or None, reason))
+            else:
+                items.append(item)
+        if items:
+            plans.append(TrackPlan(track, choice, tuple(items)))
+    out = output_dir or default_output_dir(project.path)
+    return ProjectPlan(project, tuple(plans), tuple(skipped), out, tuple(choices))
+
+
+def check_output_dir(plan: ProjectPlan) -> None:
+    """Refuse an output folder that is the project's own folder or one holding its media."""
+    out = plan.output_dir.resolve()
+    media_dirs = {plan.project.folder.resolve()}
+    for track in plan.tracks:
+        for item in track.items:
+            take = item.active_take
+            if take and take.source and take.source.media.path:
+                media_dirs.add(take.source.media.path.resolve().parent)
+    if out in media_dirs:
+        raise OutputError(f"{plan.output_dir}: holds the project or its media; stems go to a "
+                          f"new folder (default: {default_output_dir(plan.project.path)})")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "track"
+
+
+def _spans(project: Project, start_s: float, length_s: float) -> list[tuple[str, float, float]]:
+    """Project regions that overlap ``start_s .. start_s + length_s``, relative to start_s."""
+    spans = []
+    for region in project.regions:
+        begin = max(region.start_s - start_s, 0.0)
+        end = min(region.end_s - start_s, length_s)
+        if end > begin:
+            spans.append(("+", begin, end))
+    return spans
+
+
+def _source_bit_depth(item: Item) -> BitDepth:
+    take = item.active_take
+    path = take.source.media.path if take and take.source else None
+    return audio_info(path).bit_depth if path else "24"
+
+
+def _source_label(item: Item | None, track: Track) -> str:
+    """What a stem came from, for the result manifest: the media file, or the track."""
+    take = item.active_take if item else None
+    if take and take.source and take.source.media.path:
+        return str(take.source.media.path)
+    return f"track {track.name!r} timeline"
+
+
+def _job_item(
+    plan: TrackPlan, project: Project, name: str, audio: Path, start_s: float, length_s: float,
+    mode: RenderMode, item: Item | None,
+) -> JobItem:
+    preset = plan.choice.preset
+    assert preset is not None  # only tracks with a chosen preset are planned
+    from samaudio_daw.separation.base import TimeSpan
+
+    spans = tuple(TimeSpan(b, e, "+") for _, b, e in _spans(project, start_s, length_s))
+    inline = plan.choice.kind == "inline"
+    return JobItem(
+        audio=audio, name=name,
+        preset=None if inline else preset.name,
+        prompts=tuple(stem.prompt for stem in preset.stems) if inline else (),
+        spans=spans if (preset.use_spans or inline) else (),
+        track=plan.track.name, track_guid=plan.track.guid or None,
+        project=project.path, source_label=_source_label(item, plan.track),
+        item_guid=item.guid if item else None,
+        position_s=start_s, length_s=length_s, mode=mode,
+        bit_depth=_source_bit_depth(item or plan.items[0]),
+    )
+
+
+def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[JobItem]:
+    """Render what each planned track plays to float WAVs in ``OUTDIR/.work``."""
+    work = plan.output_dir / WORK_FOLDER
+    work.mkdir(parents=True, exist_ok=True)
+    rate = plan.project.sample_rate
+    items: list[JobItem] = []
+    for track_plan in plan.tracks:
+        base = f"{prefix}{_slug(track_plan.track.name)}-t{track_plan.track.index + 1:02d}"
+        if mode == "track":
+            start_s, end_s = track_span(track_plan.track)
+            audio = render_track(track_plan.track, plan.project, start_s, end_s)
+            path = write_audio(work / f"{base}.wav", audio, rate, "float")
+            items.append(_job_item(track_plan, plan.project, base, path, start_s,
+                                   end_s - start_s, mode, None))
+            continue
+        for item in track_plan.items:
+            name = f"{base}-i{item.index + 1:02d}"
+            path = write_audio(work / f"{name}.wav", render_item_source(item, rate), rate, "float")
+            items.append(_job_item(track_plan, plan.project, name, path, item.position_s,
+                                   item.length_s, mode, item))
+    return items
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How ``samaudio-daw render`` runs: everything but the projects themselves."""
+
+    output_dir: Path | None = None
+    track_patterns: tuple[str, ...] = ()
+    backend: str = "dsp"
+    backend_options: BackendOptions = field(default_factory=BackendOptions)
+    mode: RenderMode = "item"
+    jobs: int = 1
+    mute_original: bool = True
+    file_format: Literal["wav", "flac"] = "wav"
+    bit_depth: BitDepth | None = None
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What one output folder got: the result manifest and the stems projects written."""
+
+    output_dir: Path
+    result: dict[str, Any]
+    stems_projects: tuple[Path, ...]
+    skipped: tuple[Skipped, ...]
+    plans: tuple[ProjectPlan, ...]
+
+
+def stems_project_path(plan: ProjectPlan) -> Path:
+    return plan.output_dir / f"{plan.project.path.stem}-stems.rpp"
+
+
+def write_stems_project(plan: ProjectPlan, result: dict[str, Any], mode: RenderMode,
+                        mute_original: bool) -> Path:
+    """The original project plus a stems folder after each separated track, as a new file."""
+    assert plan.project.tree is not None
+    target = stems_project_path(plan)
+    tree = plan.project.tree
+    for track_plan in plan.tracks:
+        entries = [s for s in result["stems"] if s.get("track_guid") == track_plan.track.guid
+                   and s.get("project") == str(plan.project.path)]
+        files = {s["name"]: plan.output_dir / s["file"] for s in entries}
+        if mode == "track" and entries:
+            start = entries[0]["position_s"]
+            tree = add_track_stems(tree, track_plan.track, files, start,
+                                   start + entries[0]["length_s"], new_project_path=target,
+                                   mute_original=mute_original)
+        elif entries:
+            by_item: dict[int, dict[str, Path]] = {}
+            for item in track_plan.items:
+                for s in entries:
+                    if s.get("item_guid") == item.guid:
+                        by_item.setdefault(item.index, {})[s["name"]] = plan.output_dir / s["file"]
+            tree = add_stem_tracks(tree, track_plan.track, by_item, new_project_path=target,
+                                   mute_original=mute_original)
+    from samaudio_daw.jobs.manifest import write_text_atomically
+
+    return write_text_atomically(target, dumps(tree))
+
+
+def _render_folder(
+    plans: Sequence[ProjectPlan], library: PresetLibrary, settings: RenderSettings,
+    separator: Separator | None, progress: Progress | None, cancel: Callable[[], bool] | None,
+) -> RenderOutcome:
+    """Render every project whose stems go to the same output folder, as one job."""
+    output_dir = plans[0].output_dir
+    items: list[JobItem] = []
+    for plan in plans:
+        check_output_dir(plan)
+        prefix = f"{_slug(plan.project.path.stem)}-" if len(plans) > 1 else ""
+        items += render_sections(plan, settings.mode, prefix)
+    skipped = tuple(s for plan in plans for s in plan.skipped)
+    extra: dict[str, Any] = {
+        "project": str(plans[0].project.path),
+        "sample_rate": plans[0].project.sample_rate,
+        "skipped": [s.to_dict() for s in skipped],
+        "stems_project": stems_project_path(plans[0]).name,
+        "projects": [{"project": str(p.project.path), "stems_project": stems_project_path(p).name}
+                     for p in plans],
+    }
+    if not items:
+        from samaudio_daw.jobs.manifest import write_result
+
+        result = {"version": 1, "stems": [], **extra}
+        write_result(output_dir / "result.json", result)
+    else:
+        job = Job(items=tuple(items), output_dir=output_dir, backend=settings.backend,
+                  backend_options=settings.backend_options, file_format=settings.file_format,
+                  bit_depth=settings.bit_depth, project=plans[0].project.path,
+                  sample_rate=plans[0].project.sample_rate)
+        try:
+            result = run_job(job, library, separator, progress, cancel, settings.jobs, extra=extra)
+        finally:
+            for job_item in items:  # rendered sections are only inputs; keep the disk clean
+                job_item.audio.unlink(missing_ok=True)
+    written = tuple(write_stems_project(p, result, settings.mode, settings.mute_original)
+                    for p in plans)
+    return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
+
+
+def render_projects(
+    paths: Sequence[Path], library: PresetLibrary, settings: RenderSettings,
+    separator: Separator | None = None, progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[RenderOutcome]:
+    """Render each project; projects sharing an output folder share one job and manifest.
+
+    Every project is read and planned before any audio is rendered, so a bad project
+    file stops the batch before anything is written.
+    """
+    plans = [plan_project(Path(p), library, settings.output_dir, settings.track_patterns)
+             for p in paths]
+    groups: dict[Path, list[ProjectPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.output_dir.resolve(), []).append(plan)
+    return [_render_folder(group, library, settings, separator, progress, cancel)
+            for group in groups.values()]
+
+
+def _item_report(item: Item) -> dict[str, Any]:
+    take = item.active_take
+    source = take.source if take else None
+    media = source.media if source else None
+    return {
+        "index": item.index + 1,
+        "guid": item.guid,
+        "position_s": item.position_s,
+        "length_s": item.length_s,
+        "source_kind": source.kind if source else None,
+        "file": media.file if media else None,
+        "found": str(media.path) if media and media.path else None,
+        "missing_reason": media.missing_reason if media else None,
+        "skip_reason": "muted item" if item.mute else skip_reason(item),
+    }
+
+
+def inspect_project(path: Path, library: PresetLibrary) -> dict[str, Any]:
+    """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``)."""
+    plan = plan_project(path, library, None)
+    project = plan.project
+    tracks = []
+    for track, choice in zip(project.tracks, plan.choices, strict=True):
+        preset = choice.preset
+        tracks.append({
+            "index": track.index + 1,
+            "name": track.name,
+            "guid": track.guid,
+            "folder_depth": track.folder_depth,
+            "choice": choice.kind,
+            "preset": preset.name if preset else None,
+            "prompts": [stem.prompt for stem in preset.stems] if preset else [],
+            "candidates": list(choice.candidates),
+            "reason": choice.reason,
+            "items": [_item_report(item) for item in track.items],
+        })
+    return {
+        "project": str(project.path),
+        "sample_rate": project.sample_rate,
+        "tempo_bpm": project.tempo_bpm,
+        "regions": len(project.regions),
+        "markers": len(project.markers),
+        "tracks": tracks,
+        "output_dir": str(plan.output_dir),
+    }
