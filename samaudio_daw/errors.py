@@ -14,7 +14,9 @@ class OutputError(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Every exception type that means bad input rather than a bug in samaudio-daw."""
     from samaudio_daw.presets import PresetError
+    from samaudio_daw.project.model import ProjectFormatError
     from samaudio_daw.project.rpp import RppParseError
+    from samaudio_daw.project.timeline import RenderError
 
     return (
         AudioFileError,
@@ -23,4 +25,6 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         OutputError,
         PresetError,
         RppParseError,
+        ProjectFormatError,
+        RenderError,
     )

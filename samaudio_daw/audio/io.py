@@ -156,6 +156,13 @@ def check_finite(block: np.ndarray, path: Path, start_frame: int, sample_rate: i
         )
 
 
+def make_shareable(path: Path) -> None:
+    """mkstemp makes owner-only files; stems should get the usual umask permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 class StemWriter:
     """Writes one audio file block by block under a temporary name; ``commit`` renames it.
 
@@ -180,6 +187,7 @@ class StemWriter:
         )
         os.close(fd)
         self._temp = Path(temp_name)
+        make_shareable(self._temp)
         self._sink: WavWriter | sf.SoundFile
         if file_format == "wav":
             self._sink = WavWriter(

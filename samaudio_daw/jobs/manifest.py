@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from samaudio_daw.audio.io import BitDepth, FileFormat
+from samaudio_daw.audio.io import BitDepth, FileFormat, make_shareable
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import TimeSpan
 
@@ -151,6 +151,7 @@ def write_json_atomically(path: Path, document: object) -> Path:
     path = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        make_shareable(Path(temp))
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=2)
             file.write("\n")
@@ -166,6 +167,7 @@ def write_text_atomically(path: Path, text: str) -> Path:
     path = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        make_shareable(Path(temp))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             file.write(text)
         os.replace(temp, path)

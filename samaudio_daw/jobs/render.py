@@ -8,6 +8,7 @@ runs one job over all of them, and writes ``<project>-stems.rpp`` beside the ste
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 from collections.abc import Callable, Sequence
@@ -124,7 +125,9 @@ def check_output_dir(plan: ProjectPlan) -> None:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "track"
+    """A file-name part from a track name, without its [preset] tag or {prompt}."""
+    plain = re.sub(r"\[[^\]]*\]|\{[^}]*\}", " ", text)
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:40] or "track"
 
 
 def _spans(project: Project, start_s: float, length_s: float) -> list[tuple[str, float, float]]:
@@ -291,6 +294,8 @@ def _render_folder(
         finally:
             for job_item in items:  # rendered sections are only inputs; keep the disk clean
                 job_item.audio.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (output_dir / WORK_FOLDER).rmdir()
     written = tuple(write_stems_project(p, result, settings.mode, settings.mute_original)
                     for p in plans)
     return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
