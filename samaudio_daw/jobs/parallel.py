@@ -49,8 +49,9 @@ def run_works_in_parallel(
     progress: Progress,
     cancel: Callable[[], bool],
     jobs: int,
-) -> list[int]:
-    """Separate ``works`` on ``jobs`` processes; returns frames written per item, in order."""
+    item_done: Callable[[int, int], None],
+) -> None:
+    """Separate ``works`` on ``jobs`` processes, calling ``item_done(index, frames)`` as each ends."""
     context = multiprocessing.get_context("spawn")
     reports = context.Manager().Queue()
     fractions = [0.0] * len(works)
@@ -66,13 +67,12 @@ def run_works_in_parallel(
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
                 fractions[futures[future]] = 1.0
-                future.result()  # re-raise a worker's error here
+                item_done(futures[future], future.result())  # re-raises a worker's error
             _drain(reports, fractions)
             progress.update(sum(fractions) / len(works), f"{len(works) - len(pending)}/{len(works)} items")
             if cancel():
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise JobCancelled("cancelled")
-        return [future.result() for future in sorted(futures, key=futures.__getitem__)]
 
 
 def _drain(reports: Any, fractions: list[float]) -> None:

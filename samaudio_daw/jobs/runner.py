@@ -156,9 +156,40 @@ def _previous_frames(work: ItemWork, previous: dict[str, Any]) -> int:
     raise OutputError(f"{work.plans[0].path}: missing from the previous result manifest")
 
 
-def _first(entry: dict[str, Any], stems: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The first stem entry of the same item, so each item's length is counted once."""
-    return next(e for e in stems if e["cache_key"] == entry["cache_key"])
+class _ResultBook:
+    """The result manifest as items finish, rewritten after each one.
+
+    Writing it as we go is what lets a run killed half way resume: the next run
+    finds the finished items' cache keys here and skips them.
+    """
+
+    def __init__(self, path: Path, works: Sequence[ItemWork], header: dict[str, Any],
+                 previous: dict[str, Any] | None) -> None:
+        self._path = path
+        self._works = works
+        self._header = header
+        self._started = time.monotonic()
+        self._entries: dict[int, list[dict[str, Any]]] = {}
+        for index, work in enumerate(works):
+            if _up_to_date(work, previous):
+                frames = _previous_frames(work, previous or {})
+                self._entries[index] = _stem_entries(work, frames, reused=True)
+
+    def todo(self) -> list[int]:
+        """Indexes of the items that still need separating."""
+        return [i for i in range(len(self._works)) if i not in self._entries]
+
+    def item_done(self, index: int, frames: int) -> None:
+        self._entries[index] = _stem_entries(self._works[index], frames, reused=False)
+        self.write()
+
+    def write(self) -> dict[str, Any]:
+        stems = [e for i in sorted(self._entries) for e in self._entries[i]]
+        seconds = sum(e[0]["frames"] / e[0]["sample_rate"] for e in self._entries.values())
+        document = {**self._header, "elapsed_s": round(time.monotonic() - self._started, 3),
+                    "audio_s": round(seconds, 3), "stems": stems}
+        write_result(self._path, document)
+        return document
 
 
 def run_works_serially(
@@ -166,16 +197,16 @@ def run_works_serially(
     separator: Separator,
     progress: Progress,
     cancel: Callable[[], bool],
-) -> list[int]:
-    """Separate items one after another; returns the frames written per item."""
-    frames = []
+    item_done: Callable[[int, int], None],
+) -> None:
+    """Separate items one after another, calling ``item_done(index, frames)`` after each."""
     for index, work in enumerate(works):
         def report(fraction: float, index: int = index, work: ItemWork = work) -> None:
             progress.update((index + fraction) / len(works), work.item.name)
 
-        frames.append(separate_item(work.source, work.preset, work.prompts, work.plans,
-                                    separator, report, cancel))
-    return frames
+        frames = separate_item(work.source, work.preset, work.prompts, work.plans,
+                               separator, report, cancel)
+        item_done(index, frames)
 
 
 def run_job(
@@ -191,43 +222,39 @@ def run_job(
 
     Raises the user-facing errors (audio, preset, prompt, output) before any stem is
     written, and JobCancelled when ``cancel()`` turns true (nothing half-written stays).
+    ``extra`` fields are added to the manifest (the render command's project fields).
     """
-    started = time.monotonic()
     progress = progress or Silent()
     should_cancel = cancel or (lambda: False)
     separator = separator or create_backend(job.backend, job.backend_options)
-    prepare_output_dir(job.output_dir, [item.audio for item in job.items])
+    # Everything that can be checked is checked before the output folder is touched.
     works = [plan_item(job, item, library, separator) for item in job.items]
     _check_no_overwrite(works)
+    prepare_output_dir(job.output_dir, [item.audio for item in job.items])
     result_path = job.output_dir / RESULT_FILE_NAME
-    previous = read_result(result_path)
-    todo = [work for work in works if not _up_to_date(work, previous)]
-    if jobs > 1 and len(todo) > 1:
-        from samaudio_daw.jobs.parallel import run_works_in_parallel
-
-        frames = run_works_in_parallel(todo, job, progress, should_cancel, jobs)
-    else:
-        frames = run_works_serially(todo, separator, progress, should_cancel)
-    written = dict(zip((id(work) for work in todo), frames, strict=True))
-    stems: list[dict[str, Any]] = []
-    for work in works:
-        if id(work) in written:
-            stems += _stem_entries(work, written[id(work)], reused=False)
-        else:
-            stems += _stem_entries(work, _previous_frames(work, previous or {}), reused=True)
-    document = {
+    header = {
         "version": 1,
         "tool": f"samaudio-daw {__version__}",
         "backend": separator.name,
         "backend_settings": separator.settings(),
         "project": str(job.project) if job.project else None,
-        "elapsed_s": round(time.monotonic() - started, 3),
-        "audio_s": round(sum(e["frames"] / e["sample_rate"] for e in stems if e is _first(e, stems)), 3),
-        "stems": stems,
         "skipped": [],
+        **(extra or {}),
     }
-    document.update(extra or {})
-    write_result(result_path, document)
+    book = _ResultBook(result_path, works, header, read_result(result_path))
+    todo = book.todo()
+    todo_works = [works[i] for i in todo]
+
+    def item_done(position: int, frames: int) -> None:
+        book.item_done(todo[position], frames)
+
+    if jobs > 1 and len(todo) > 1:
+        from samaudio_daw.jobs.parallel import run_works_in_parallel
+
+        run_works_in_parallel(todo_works, job, progress, should_cancel, jobs, item_done)
+    else:
+        run_works_serially(todo_works, separator, progress, should_cancel, item_done)
+    document = book.write()
     progress.finish("done", f"{len(works)} item(s), {len(todo)} separated")
     return document
 
