@@ -49,8 +49,11 @@ def run_command(ctx: click.Context, action: Callable[[], int | None]) -> None:
     except Exception as error:  # anything else is our bug: say so, trace on request
         if ctx.find_root().params.get("debug"):
             traceback.print_exc()
-        click.echo(f"samaudio-daw: internal error: {type(error).__name__}: {error} "
-                   "(rerun with --debug for a traceback)", err=True)
+        click.echo(
+            f"samaudio-daw: internal error: {type(error).__name__}: {error} "
+            "(rerun with --debug for a traceback)",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
     sys.exit(code or 0)
 
@@ -75,32 +78,84 @@ def backend_options(params: dict[str, Any]) -> BackendOptions:
 def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every separating command shares: backend, model and output format."""
     flags = [
-        click.option("--backend", type=click.Choice(BACKEND_NAMES), default="dsp",
-                     show_default=True, help="Separation backend."),
-        click.option("--model", metavar="PATH_OR_ID",
-                     help="SAM-Audio checkpoint folder or hub id (or set SAMAUDIO_MODEL)."),
+        click.option(
+            "--backend",
+            type=click.Choice(BACKEND_NAMES),
+            default="dsp",
+            show_default=True,
+            help="Separation backend.",
+        ),
+        click.option(
+            "--model",
+            metavar="PATH_OR_ID",
+            help="SAM-Audio checkpoint folder or hub id (or set SAMAUDIO_MODEL).",
+        ),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto"),
-        click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
-                     default="auto", help="auto: bf16 on GPU, fp32 on CPU."),
-        click.option("--steps", type=click.IntRange(1, 256), default=16, show_default=True,
-                     help="ODE steps (sam-audio)."),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="Makes sam-audio output reproducible."),
-        click.option("--chunk", type=click.FloatRange(1.0, 60.0), default=10.0, show_default=True,
-                     help="Model chunk length in seconds (sam-audio)."),
-        click.option("--output", type=click.Choice(["masked", "generated"]), default="masked",
-                     show_default=True, help="sam-audio: masked stems (stereo, exact null) "
-                     "or the model's own audio."),
-        click.option("--format", "file_format", type=click.Choice(["wav", "flac"]), default="wav",
-                     show_default=True),
-        click.option("--bit-depth", type=click.Choice(["16", "24", "32", "float"]),
-                     help="Default: the input's bit depth."),
-        click.option("--presets", "presets", multiple=True, type=click.Path(path_type=Path),
-                     help="A folder of user presets (also SAMAUDIO_PRESETS)."),
-        click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-                     help="Items separated in parallel."),
-        click.option("--status-file", type=click.Path(path_type=Path),
-                     help="Write progress as JSON here (for REAPER)."),
+        click.option(
+            "--dtype",
+            type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+            default="auto",
+            help="auto: bf16 on GPU, fp32 on CPU.",
+        ),
+        click.option(
+            "--steps",
+            type=click.IntRange(1, 256),
+            default=16,
+            show_default=True,
+            help="ODE steps (sam-audio).",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Makes sam-audio output reproducible.",
+        ),
+        click.option(
+            "--chunk",
+            type=click.FloatRange(1.0, 60.0),
+            default=10.0,
+            show_default=True,
+            help="Model chunk length in seconds (sam-audio).",
+        ),
+        click.option(
+            "--output",
+            type=click.Choice(["masked", "generated"]),
+            default="masked",
+            show_default=True,
+            help="sam-audio: masked stems (stereo, exact null) or the model's own audio.",
+        ),
+        click.option(
+            "--format",
+            "file_format",
+            type=click.Choice(["wav", "flac"]),
+            default="wav",
+            show_default=True,
+        ),
+        click.option(
+            "--bit-depth",
+            type=click.Choice(["16", "24", "32", "float"]),
+            help="Default: the input's bit depth.",
+        ),
+        click.option(
+            "--presets",
+            "presets",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="A folder of user presets (also SAMAUDIO_PRESETS).",
+        ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(1, 64),
+            default=1,
+            show_default=True,
+            help="Items separated in parallel.",
+        ),
+        click.option(
+            "--status-file",
+            type=click.Path(path_type=Path),
+            help="Write progress as JSON here (for REAPER).",
+        ),
     ]
     for flag in reversed(flags):
         command = flag(command)
@@ -133,13 +188,26 @@ def _library(presets: Sequence[Path]) -> Any:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--prompt", "prompts", multiple=True, help="What to pull out (repeatable).")
 @click.option("--preset", help="A preset name (see `samaudio-daw presets list`).")
-@click.option("-o", "--out", "output_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for the stems and result.json.")
+@click.option(
+    "-o",
+    "--out",
+    "output_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the stems and result.json.",
+)
 @click.option("--no-residual", is_flag=True, help="Do not write the residual stem.")
 @backend_flags
 @click.pass_context
-def separate(ctx: click.Context, inputs: tuple[Path, ...], prompts: tuple[str, ...],
-             preset: str | None, output_dir: Path, no_residual: bool, **params: Any) -> None:
+def separate(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    prompts: tuple[str, ...],
+    preset: str | None,
+    output_dir: Path,
+    no_residual: bool,
+    **params: Any,
+) -> None:
     """Separate INPUT files by --prompt or --preset into OUTDIR/<input>.<stem>.<ext>."""
     if bool(prompts) == bool(preset):
         raise click.UsageError("give either --prompt TEXT (one or more) or --preset NAME")
@@ -148,13 +216,24 @@ def separate(ctx: click.Context, inputs: tuple[Path, ...], prompts: tuple[str, .
         from samaudio_daw.jobs.manifest import Job, JobItem
         from samaudio_daw.jobs.runner import run_job
 
-        items = tuple(JobItem(audio=path, name=path.stem, preset=preset, prompts=prompts)
-                      for path in inputs)
-        job = Job(items=items, output_dir=output_dir, backend=params["backend"],
-                  backend_options=backend_options(params), file_format=params["file_format"],
-                  bit_depth=params["bit_depth"], keep_residual=False if no_residual else None)
-        result = run_job(job, _library(params["presets"]), progress=_progress(params["status_file"]),
-                         jobs=params["jobs"])
+        items = tuple(
+            JobItem(audio=path, name=path.stem, preset=preset, prompts=prompts) for path in inputs
+        )
+        job = Job(
+            items=items,
+            output_dir=output_dir,
+            backend=params["backend"],
+            backend_options=backend_options(params),
+            file_format=params["file_format"],
+            bit_depth=params["bit_depth"],
+            keep_residual=False if no_residual else None,
+        )
+        result = run_job(
+            job,
+            _library(params["presets"]),
+            progress=_progress(params["status_file"]),
+            jobs=params["jobs"],
+        )
         for stem in result["stems"]:
             click.echo(f"{stem['kind']:>8}  {output_dir / stem['file']}")
         click.echo(f"wrote {output_dir / 'result.json'}")
@@ -167,11 +246,17 @@ def separate(ctx: click.Context, inputs: tuple[Path, ...], prompts: tuple[str, .
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--presets", "presets", multiple=True, type=click.Path(path_type=Path))
 @click.option("--jobs", type=click.IntRange(1, 64), default=1)
-@click.option("--status-file", type=click.Path(path_type=Path),
-              help="Overrides the manifest's status_file.")
+@click.option(
+    "--status-file", type=click.Path(path_type=Path), help="Overrides the manifest's status_file."
+)
 @click.pass_context
-def run_manifest(ctx: click.Context, manifest: Path, presets: tuple[Path, ...], jobs: int,
-                 status_file: Path | None) -> None:
+def run_manifest(
+    ctx: click.Context,
+    manifest: Path,
+    presets: tuple[Path, ...],
+    jobs: int,
+    status_file: Path | None,
+) -> None:
     """Run a job manifest (JSON, see samaudio_daw/schemas/job.schema.json)."""
 
     def action() -> int:
@@ -211,9 +296,13 @@ def presets() -> None:
 
 
 def presets_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--presets", "preset_folders", multiple=True,
-                        type=click.Path(path_type=Path),
-                        help="A folder of user presets (also SAMAUDIO_PRESETS).")(command)
+    return click.option(
+        "--presets",
+        "preset_folders",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="A folder of user presets (also SAMAUDIO_PRESETS).",
+    )(command)
 
 
 @presets.command("list")
@@ -243,16 +332,18 @@ def presets_list(ctx: click.Context, preset_folders: tuple[Path, ...], as_json: 
 @presets_dir_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def presets_show(ctx: click.Context, name: str, preset_folders: tuple[Path, ...],
-                 as_json: bool) -> None:
+def presets_show(
+    ctx: click.Context, name: str, preset_folders: tuple[Path, ...], as_json: bool
+) -> None:
     """Everything one preset does."""
 
     def action() -> int:
         from samaudio_daw.presets import describe_preset, preset_to_dict
 
         preset = _library(preset_folders).get(name)
-        click.echo(json.dumps(preset_to_dict(preset), indent=2) if as_json
-                   else describe_preset(preset))
+        click.echo(
+            json.dumps(preset_to_dict(preset), indent=2) if as_json else describe_preset(preset)
+        )
         return 0
 
     run_command(ctx, action)
@@ -262,8 +353,9 @@ def presets_show(ctx: click.Context, name: str, preset_folders: tuple[Path, ...]
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @presets_dir_option
 @click.pass_context
-def presets_check(ctx: click.Context, files: tuple[Path, ...],
-                  preset_folders: tuple[Path, ...]) -> None:
+def presets_check(
+    ctx: click.Context, files: tuple[Path, ...], preset_folders: tuple[Path, ...]
+) -> None:
     """Check preset FILES (default: every preset folder); one line per problem."""
 
     def action() -> int:
@@ -285,8 +377,9 @@ def presets_check(ctx: click.Context, files: tuple[Path, ...],
 @click.option("--json", "as_json", is_flag=True)
 @presets_dir_option
 @click.pass_context
-def inspect(ctx: click.Context, project: Path, as_json: bool,
-            preset_folders: tuple[Path, ...]) -> None:
+def inspect(
+    ctx: click.Context, project: Path, as_json: bool, preset_folders: tuple[Path, ...]
+) -> None:
     """Show a project's tracks, items, media and the preset each track would use."""
 
     def action() -> int:
@@ -315,39 +408,71 @@ def format_inspection(report: dict[str, Any]) -> str:
         for item in track["items"]:
             where = item["found"] or f"MISSING ({item['missing_reason']})" if item["file"] else "-"
             note = f"  skipped: {item['skip_reason']}" if item["skip_reason"] else ""
-            lines.append(f"{indent}       item {item['index']} @ {item['position_s']:.3f}s "
-                         f"len {item['length_s']:.3f}s  {item['source_kind']} {where}{note}")
+            lines.append(
+                f"{indent}       item {item['index']} @ {item['position_s']:.3f}s "
+                f"len {item['length_s']:.3f}s  {item['source_kind']} {where}{note}"
+            )
     lines.append(f"stems would go to {report['output_dir']}")
     return "\n".join(lines)
 
 
 @main.command()
 @click.argument("projects", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "output_dir", type=click.Path(path_type=Path),
-              help="Default: <project folder>/<project name>-stems/.")
-@click.option("--tracks", "track_patterns", multiple=True, metavar="PATTERN",
-              help="Only tracks whose name matches (glob, case-insensitive; repeatable).")
-@click.option("--mode", type=click.Choice(["item", "track"]), default="item", show_default=True,
-              help="item: each item's source section; track: the whole track timeline.")
+@click.option(
+    "-o",
+    "--out",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    help="Default: <project folder>/<project name>-stems/.",
+)
+@click.option(
+    "--tracks",
+    "track_patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only tracks whose name matches (glob, case-insensitive; repeatable).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["item", "track"]),
+    default="item",
+    show_default=True,
+    help="item: each item's source section; track: the whole track timeline.",
+)
 @click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
 @backend_flags
 @click.pass_context
-def render(ctx: click.Context, projects: tuple[Path, ...], output_dir: Path | None,
-           track_patterns: tuple[str, ...], mode: str, keep_original_unmuted: bool,
-           **params: Any) -> None:
+def render(
+    ctx: click.Context,
+    projects: tuple[Path, ...],
+    output_dir: Path | None,
+    track_patterns: tuple[str, ...],
+    mode: str,
+    keep_original_unmuted: bool,
+    **params: Any,
+) -> None:
     """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks."""
 
     def action() -> int:
         from samaudio_daw.jobs.render import RenderSettings, render_projects
 
         settings = RenderSettings(
-            output_dir=output_dir, track_patterns=track_patterns, backend=params["backend"],
-            backend_options=backend_options(params), mode=mode,  # type: ignore[arg-type]
-            jobs=params["jobs"], mute_original=not keep_original_unmuted,
-            file_format=params["file_format"], bit_depth=params["bit_depth"],
+            output_dir=output_dir,
+            track_patterns=track_patterns,
+            backend=params["backend"],
+            backend_options=backend_options(params),
+            mode=mode,  # type: ignore[arg-type]
+            jobs=params["jobs"],
+            mute_original=not keep_original_unmuted,
+            file_format=params["file_format"],
+            bit_depth=params["bit_depth"],
         )
-        outcomes = render_projects(list(projects), _library(params["presets"]), settings,
-                                   progress=_progress(params["status_file"]))
+        outcomes = render_projects(
+            list(projects),
+            _library(params["presets"]),
+            settings,
+            progress=_progress(params["status_file"]),
+        )
         click.echo(format_render_summary(outcomes))
         skipped = any(outcome.skipped for outcome in outcomes)
         return EXIT_SKIPPED if skipped else 0
@@ -362,18 +487,26 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
         stems = outcome.result["stems"]
         for plan in outcome.plans:
             for track_plan in plan.tracks:
-                own = [s for s in stems if s.get("track_guid") == track_plan.track.guid
-                       and s.get("project") == str(plan.project.path)]
+                own = [
+                    s
+                    for s in stems
+                    if s.get("track_guid") == track_plan.track.guid
+                    and s.get("project") == str(plan.project.path)
+                ]
                 preset = track_plan.choice.preset.name if track_plan.choice.preset else "-"
-                lines.append(f"{track_plan.track.name[:32]:<32} {len(track_plan.items):>5} "
-                             f"{len(own):>5}  {preset}")
+                lines.append(
+                    f"{track_plan.track.name[:32]:<32} {len(track_plan.items):>5} "
+                    f"{len(own):>5}  {preset}"
+                )
         for skip in outcome.skipped:
             where = f"{skip.track}" + (f", {skip.item}" if skip.item else "")
             lines.append(f"skipped: {where}: {skip.reason}")
         result = outcome.result
         reused = sum(1 for s in stems if s.get("reused"))
-        lines.append(f"{len(stems)} stem files ({reused} up to date) in {outcome.output_dir}, "
-                     f"{result.get('elapsed_s', 0):.1f} s")
+        lines.append(
+            f"{len(stems)} stem files ({reused} up to date) in {outcome.output_dir}, "
+            f"{result.get('elapsed_s', 0):.1f} s"
+        )
         for path in outcome.stems_projects:
             lines.append(f"open in REAPER: {path}")
     return "\n".join(lines)

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from samaudio_daw.audio.io import read_audio, write_audio
 from samaudio_daw.demo_song import SAMPLE_RATE, TEMPO_BPM, DemoTrack, demo_tracks
 from samaudio_daw.metrics import sdr_improvement_db
@@ -48,8 +47,9 @@ def score_stems(result_dir: Path, tracks: list[DemoTrack]) -> list[tuple[str, st
                 continue
             estimate, _ = read_audio(result_dir / stem["file"])
             reference = track.parts[stem["name"]]
-            scores.append((track.name, stem["name"],
-                           sdr_improvement_db(reference, estimate, track.mix)))
+            scores.append(
+                (track.name, stem["name"], sdr_improvement_db(reference, estimate, track.mix))
+            )
     return scores
 
 

@@ -53,7 +53,9 @@ def drums(seconds: float, rng: np.random.Generator) -> np.ndarray:
     t = _time(0.25)
     kick = np.sin(2 * np.pi * np.cumsum(50 + 70 * np.exp(-t * 30)) / SAMPLE_RATE) * np.exp(-t * 14)
     snare = rng.standard_normal(t.size) * np.exp(-t * 25) * 0.15
-    hat = np.diff(rng.standard_normal(int(0.04 * SAMPLE_RATE) + 1)) * np.exp(-_time(0.04) * 90) * 0.15
+    hat = (
+        np.diff(rng.standard_normal(int(0.04 * SAMPLE_RATE) + 1)) * np.exp(-_time(0.04) * 90) * 0.15
+    )
     for index, beat in enumerate(_beats(seconds)):
         _hit(out, beat, kick * 0.6)
         if index % 2:
@@ -98,7 +100,7 @@ def speech_like(seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 def mains_hum(seconds: float, base_hz: float = 50.0) -> np.ndarray:
     t = _time(seconds)
-    hum = sum(np.sin(2 * np.pi * base_hz * k * t) / k for k in (1, 2, 3, 4, 5))
+    hum = np.sum([np.sin(2 * np.pi * base_hz * k * t) / k for k in (1, 2, 3, 4, 5)], axis=0)
     return (0.05 * hum)[None].astype(np.float32)
 
 
@@ -131,14 +133,24 @@ def demo_tracks(seconds: float = 12.0, seed: int = 7) -> list[DemoTrack]:
     lead = (0.2 * harmonic_tone(lead_pitch, 6, 0.5))[None].astype(np.float32)
     pad = (0.1 * np.sin(2 * np.pi * 196 * t) * np.sin(2 * np.pi * 0.2 * t))[None].astype(np.float32)
     tracks = [
-        DemoTrack("Drums and keys [drums]", {"drums": drums(seconds, rng), "no-drums": chords(seconds)}),
-        DemoTrack("Bass DI [bass]", {"bass": bass_line(seconds),
-                                      "no-bass": noise(seconds, rng, 0.02)}),
+        DemoTrack(
+            "Drums and keys [drums]", {"drums": drums(seconds, rng), "no-drums": chords(seconds)}
+        ),
+        DemoTrack(
+            "Bass DI [bass]", {"bass": bass_line(seconds), "no-bass": noise(seconds, rng, 0.02)}
+        ),
         DemoTrack("Lead vocal bus [lead-vocal]", centre_and_sides(lead, pad)),
-        DemoTrack("Interview [dialogue-cleanup]",
-                  {"dialogue": speech_like(seconds, rng), "hum": mains_hum(seconds),
-                   "noise": noise(seconds, rng, 0.03)}),
-        DemoTrack("Room mic {remove the hiss}",
-                  {"hiss": noise(seconds, rng, 0.04), "rest": 2 * chords(seconds)}),
+        DemoTrack(
+            "Interview [dialogue-cleanup]",
+            {
+                "dialogue": speech_like(seconds, rng),
+                "hum": mains_hum(seconds),
+                "noise": noise(seconds, rng, 0.03),
+            },
+        ),
+        DemoTrack(
+            "Room mic {remove the hiss}",
+            {"hiss": noise(seconds, rng, 0.04), "rest": 2 * chords(seconds)},
+        ),
     ]
     return [DemoTrack(t.name, _peak_normalised(t.parts)) for t in tracks]

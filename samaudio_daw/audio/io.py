@@ -77,8 +77,14 @@ def audio_info(path: Path | str) -> AudioInfo:
         raise AudioFileError(path, f"not a readable audio file ({_short(error)})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioFileError(path, "holds no audio (zero length)")
-    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
-                     str(info.format), str(info.subtype))
+    return AudioInfo(
+        path,
+        int(info.samplerate),
+        int(info.channels),
+        int(info.frames),
+        str(info.format),
+        str(info.subtype),
+    )
 
 
 def _check_readable(path: Path) -> None:
@@ -135,7 +141,10 @@ class AudioReader:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -224,7 +233,10 @@ class StemWriter:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.discard()
 

@@ -28,7 +28,18 @@ def _fmt_chunk(sample_rate: int, channels: int, bits: int, is_float: bool) -> by
     # Microsoft asks for WAVE_FORMAT_EXTENSIBLE beyond two channels or 16 bits.
     if channels > 2 or bits > 16:
         guid = struct.pack("<H", code) + _GUID_TAIL
-        body = struct.pack("<HHIIHHHHI", _EXTENSIBLE, channels, *common, 22, bits, 0, ) + guid
+        body = (
+            struct.pack(
+                "<HHIIHHHHI",
+                _EXTENSIBLE,
+                channels,
+                *common,
+                22,
+                bits,
+                0,
+            )
+            + guid
+        )
     else:
         body = struct.pack("<HHIIHH", code, channels, *common)
     return b"fmt " + struct.pack("<I", len(body)) + body

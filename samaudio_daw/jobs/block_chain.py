@@ -36,8 +36,9 @@ class BlockChain:
         return cls(build_pre_chain(preset), sample_rate, channels)
 
     @classmethod
-    def after(cls, preset: Preset, stem_index: int, sample_rate: int, channels: int
-              ) -> BlockChain | None:
+    def after(
+        cls, preset: Preset, stem_index: int, sample_rate: int, channels: int
+    ) -> BlockChain | None:
         """The post-chain of the preset's stem ``stem_index``, or None when it has none."""
         stem = preset.stems[stem_index]
         if not stem.post_chain:

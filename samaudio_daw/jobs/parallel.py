@@ -38,8 +38,13 @@ def _separate_in_worker(index: int, work: Any) -> int:
     separator: Separator = _worker["separator"]
     reports = _worker["reports"]
     return separate_item(
-        work.source, work.preset, work.prompts, work.plans, separator,
-        lambda fraction: reports.put((index, fraction)), lambda: False,
+        work.source,
+        work.preset,
+        work.prompts,
+        work.plans,
+        separator,
+        lambda fraction: reports.put((index, fraction)),
+        lambda: False,
     )
 
 
@@ -56,8 +61,10 @@ def run_works_in_parallel(
     reports = context.Manager().Queue()
     fractions = [0.0] * len(works)
     with ProcessPoolExecutor(
-        max_workers=min(jobs, len(works)), mp_context=context,
-        initializer=_start_worker, initargs=(job.backend, job.backend_options, reports),
+        max_workers=min(jobs, len(works)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(job.backend, job.backend_options, reports),
     ) as pool:
         futures: dict[Future[int], int] = {
             pool.submit(_separate_in_worker, index, work): index for index, work in enumerate(works)
@@ -69,7 +76,9 @@ def run_works_in_parallel(
                 fractions[futures[future]] = 1.0
                 item_done(futures[future], future.result())  # re-raises a worker's error
             _drain(reports, fractions)
-            progress.update(sum(fractions) / len(works), f"{len(works) - len(pending)}/{len(works)} items")
+            progress.update(
+                sum(fractions) / len(works), f"{len(works) - len(pending)}/{len(works)} items"
+            )
             if cancel():
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise JobCancelled("cancelled")

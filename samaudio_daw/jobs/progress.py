@@ -67,7 +67,11 @@ class StatusFile:
         self._last = 0.0
 
     def _write(self, state: JobState, fraction: float, message: str, **extra: object) -> None:
-        document = {"state": state, "progress": round(fraction, 4), "message": message}
+        document: dict[str, object] = {
+            "state": state,
+            "progress": round(fraction, 4),
+            "message": message,
+        }
         document.update(extra)
         document["updated"] = time.time()
         write_json_atomically(self.path, document)

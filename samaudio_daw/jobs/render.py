@@ -44,8 +44,13 @@ class Skipped:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"project": self.project, "track": self.track, "item": self.item,
-                "item_guid": self.item_guid, "reason": self.reason}
+        return {
+            "project": self.project,
+            "track": self.track,
+            "item": self.item,
+            "item_guid": self.item_guid,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,11 @@ def plan_project(
         for item in track.items:
             reason = "muted item" if item.mute else skip_reason(item)
             if reason:
-                skipped.append(Skipped(project.path.name, track.name, _item_label(item),
-                                       item.guid or None, reason))
+                skipped.append(
+                    Skipped(
+                        project.path.name, track.name, _item_label(item), item.guid or None, reason
+                    )
+                )
             else:
                 items.append(item)
         if items:
@@ -120,8 +128,10 @@ def check_output_dir(plan: ProjectPlan) -> None:
             if take and take.source and take.source.media.path:
                 media_dirs.add(take.source.media.path.resolve().parent)
     if out in media_dirs:
-        raise OutputError(f"{plan.output_dir}: holds the project or its media; stems go to a "
-                          f"new folder (default: {default_output_dir(plan.project.path)})")
+        raise OutputError(
+            f"{plan.output_dir}: holds the project or its media; stems go to a "
+            f"new folder (default: {default_output_dir(plan.project.path)})"
+        )
 
 
 def _slug(text: str) -> str:
@@ -156,8 +166,14 @@ def _source_label(item: Item | None, track: Track) -> str:
 
 
 def _job_item(
-    plan: TrackPlan, project: Project, name: str, audio: Path, start_s: float, length_s: float,
-    mode: RenderMode, item: Item | None,
+    plan: TrackPlan,
+    project: Project,
+    name: str,
+    audio: Path,
+    start_s: float,
+    length_s: float,
+    mode: RenderMode,
+    item: Item | None,
 ) -> JobItem:
     preset = plan.choice.preset
     assert preset is not None  # only tracks with a chosen preset are planned
@@ -166,14 +182,19 @@ def _job_item(
     spans = tuple(TimeSpan(b, e, "+") for _, b, e in _spans(project, start_s, length_s))
     inline = plan.choice.kind == "inline"
     return JobItem(
-        audio=audio, name=name,
+        audio=audio,
+        name=name,
         preset=None if inline else preset.name,
         prompts=tuple(stem.prompt for stem in preset.stems) if inline else (),
         spans=spans if (preset.use_spans or inline) else (),
-        track=plan.track.name, track_guid=plan.track.guid or None,
-        project=project.path, source_label=_source_label(item, plan.track),
+        track=plan.track.name,
+        track_guid=plan.track.guid or None,
+        project=project.path,
+        source_label=_source_label(item, plan.track),
         item_guid=item.guid if item else None,
-        position_s=start_s, length_s=length_s, mode=mode,
+        position_s=start_s,
+        length_s=length_s,
+        mode=mode,
         bit_depth=_source_bit_depth(item or plan.items[0]),
     )
 
@@ -190,14 +211,20 @@ def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[Jo
             start_s, end_s = track_span(track_plan.track)
             audio = render_track(track_plan.track, plan.project, start_s, end_s)
             path = write_audio(work / f"{base}.wav", audio, rate, "float")
-            items.append(_job_item(track_plan, plan.project, base, path, start_s,
-                                   end_s - start_s, mode, None))
+            items.append(
+                _job_item(
+                    track_plan, plan.project, base, path, start_s, end_s - start_s, mode, None
+                )
+            )
             continue
         for item in track_plan.items:
             name = f"{base}-i{item.index + 1:02d}"
             path = write_audio(work / f"{name}.wav", render_item_source(item, rate), rate, "float")
-            items.append(_job_item(track_plan, plan.project, name, path, item.position_s,
-                                   item.length_s, mode, item))
+            items.append(
+                _job_item(
+                    track_plan, plan.project, name, path, item.position_s, item.length_s, mode, item
+                )
+            )
     return items
 
 
@@ -231,37 +258,57 @@ def stems_project_path(plan: ProjectPlan) -> Path:
     return plan.output_dir / f"{plan.project.path.stem}-stems.rpp"
 
 
-def write_stems_project(plan: ProjectPlan, result: dict[str, Any], mode: RenderMode,
-                        mute_original: bool) -> Path:
+def write_stems_project(
+    plan: ProjectPlan, result: dict[str, Any], mode: RenderMode, mute_original: bool
+) -> Path:
     """The original project plus a stems folder after each separated track, as a new file."""
     assert plan.project.tree is not None
     target = stems_project_path(plan)
     tree = plan.project.tree
     for track_plan in plan.tracks:
-        entries = [s for s in result["stems"] if s.get("track_guid") == track_plan.track.guid
-                   and s.get("project") == str(plan.project.path)]
+        entries = [
+            s
+            for s in result["stems"]
+            if s.get("track_guid") == track_plan.track.guid
+            and s.get("project") == str(plan.project.path)
+        ]
         files = {s["name"]: plan.output_dir / s["file"] for s in entries}
         if mode == "track" and entries:
             start = entries[0]["position_s"]
-            tree = add_track_stems(tree, track_plan.track, files, start,
-                                   start + entries[0]["length_s"], new_project_path=target,
-                                   mute_original=mute_original)
+            tree = add_track_stems(
+                tree,
+                track_plan.track,
+                files,
+                start,
+                start + entries[0]["length_s"],
+                new_project_path=target,
+                mute_original=mute_original,
+            )
         elif entries:
             by_item: dict[int, dict[str, Path]] = {}
             for item in track_plan.items:
                 for s in entries:
                     if s.get("item_guid") == item.guid:
                         by_item.setdefault(item.index, {})[s["name"]] = plan.output_dir / s["file"]
-            tree = add_stem_tracks(tree, track_plan.track, by_item, new_project_path=target,
-                                   mute_original=mute_original)
+            tree = add_stem_tracks(
+                tree,
+                track_plan.track,
+                by_item,
+                new_project_path=target,
+                mute_original=mute_original,
+            )
     from samaudio_daw.jobs.manifest import write_text_atomically
 
     return write_text_atomically(target, dumps(tree))
 
 
 def _render_folder(
-    plans: Sequence[ProjectPlan], library: PresetLibrary, settings: RenderSettings,
-    separator: Separator | None, progress: Progress | None, cancel: Callable[[], bool] | None,
+    plans: Sequence[ProjectPlan],
+    library: PresetLibrary,
+    settings: RenderSettings,
+    separator: Separator | None,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
 ) -> RenderOutcome:
     """Render every project whose stems go to the same output folder, as one job."""
     output_dir = plans[0].output_dir
@@ -276,8 +323,10 @@ def _render_folder(
         "sample_rate": plans[0].project.sample_rate,
         "skipped": [s.to_dict() for s in skipped],
         "stems_project": stems_project_path(plans[0]).name,
-        "projects": [{"project": str(p.project.path), "stems_project": stems_project_path(p).name}
-                     for p in plans],
+        "projects": [
+            {"project": str(p.project.path), "stems_project": stems_project_path(p).name}
+            for p in plans
+        ],
     }
     if not items:
         from samaudio_daw.jobs.manifest import write_result
@@ -285,10 +334,16 @@ def _render_folder(
         result = {"version": 1, "stems": [], **extra}
         write_result(output_dir / "result.json", result)
     else:
-        job = Job(items=tuple(items), output_dir=output_dir, backend=settings.backend,
-                  backend_options=settings.backend_options, file_format=settings.file_format,
-                  bit_depth=settings.bit_depth, project=plans[0].project.path,
-                  sample_rate=plans[0].project.sample_rate)
+        job = Job(
+            items=tuple(items),
+            output_dir=output_dir,
+            backend=settings.backend,
+            backend_options=settings.backend_options,
+            file_format=settings.file_format,
+            bit_depth=settings.bit_depth,
+            project=plans[0].project.path,
+            sample_rate=plans[0].project.sample_rate,
+        )
         try:
             result = run_job(job, library, separator, progress, cancel, settings.jobs, extra=extra)
         finally:
@@ -296,14 +351,18 @@ def _render_folder(
                 job_item.audio.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 (output_dir / WORK_FOLDER).rmdir()
-    written = tuple(write_stems_project(p, result, settings.mode, settings.mute_original)
-                    for p in plans)
+    written = tuple(
+        write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
+    )
     return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
 
 
 def render_projects(
-    paths: Sequence[Path], library: PresetLibrary, settings: RenderSettings,
-    separator: Separator | None = None, progress: Progress | None = None,
+    paths: Sequence[Path],
+    library: PresetLibrary,
+    settings: RenderSettings,
+    separator: Separator | None = None,
+    progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> list[RenderOutcome]:
     """Render each project; projects sharing an output folder share one job and manifest.
@@ -311,13 +370,16 @@ def render_projects(
     Every project is read and planned before any audio is rendered, so a bad project
     file stops the batch before anything is written.
     """
-    plans = [plan_project(Path(p), library, settings.output_dir, settings.track_patterns)
-             for p in paths]
+    plans = [
+        plan_project(Path(p), library, settings.output_dir, settings.track_patterns) for p in paths
+    ]
     groups: dict[Path, list[ProjectPlan]] = {}
     for plan in plans:
         groups.setdefault(plan.output_dir.resolve(), []).append(plan)
-    return [_render_folder(group, library, settings, separator, progress, cancel)
-            for group in groups.values()]
+    return [
+        _render_folder(group, library, settings, separator, progress, cancel)
+        for group in groups.values()
+    ]
 
 
 def _item_report(item: Item) -> dict[str, Any]:
@@ -344,18 +406,20 @@ def inspect_project(path: Path, library: PresetLibrary) -> dict[str, Any]:
     tracks = []
     for track, choice in zip(project.tracks, plan.choices, strict=True):
         preset = choice.preset
-        tracks.append({
-            "index": track.index + 1,
-            "name": track.name,
-            "guid": track.guid,
-            "folder_depth": track.folder_depth,
-            "choice": choice.kind,
-            "preset": preset.name if preset else None,
-            "prompts": [stem.prompt for stem in preset.stems] if preset else [],
-            "candidates": list(choice.candidates),
-            "reason": choice.reason,
-            "items": [_item_report(item) for item in track.items],
-        })
+        tracks.append(
+            {
+                "index": track.index + 1,
+                "name": track.name,
+                "guid": track.guid,
+                "folder_depth": track.folder_depth,
+                "choice": choice.kind,
+                "preset": preset.name if preset else None,
+                "prompts": [stem.prompt for stem in preset.stems] if preset else [],
+                "candidates": list(choice.candidates),
+                "reason": choice.reason,
+                "items": [_item_report(item) for item in track.items],
+            }
+        )
     return {
         "project": str(project.path),
         "sample_rate": project.sample_rate,

@@ -61,7 +61,9 @@ def prepare_output_dir(output_dir: Path, inputs: Sequence[Path]) -> None:
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"{output_dir}: cannot create the output folder ({error.strerror})") from None
+        raise OutputError(
+            f"{output_dir}: cannot create the output folder ({error.strerror})"
+        ) from None
     probe = output_dir / ".samaudio-write-test"
     try:
         probe.write_bytes(b"")
@@ -81,8 +83,11 @@ def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separa
     keep = preset.keep_residual if job.keep_residual is None else job.keep_residual
     plans = plan_stems(item.name, preset, job.output_dir, job.file_format, keep)
     time_reference = (
-        round(item.position_s * info.sample_rate) if item.mode != "file" else
-        read_time_reference(item.audio) if info.format == "WAV" else None
+        round(item.position_s * info.sample_rate)
+        if item.mode != "file"
+        else read_time_reference(item.audio)
+        if info.format == "WAV"
+        else None
     )
     source = ItemAudio(item.audio, job.bit_depth or item.bit_depth, job.file_format, time_reference)
     recipe = {
@@ -94,7 +99,9 @@ def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separa
         "bit_depth": source.bit_depth,
         "time_reference": time_reference,
     }
-    return ItemWork(item, preset, prompts, plans, source, cache_key(audio_digest(item.audio), recipe))
+    return ItemWork(
+        item, preset, prompts, plans, source, cache_key(audio_digest(item.audio), recipe)
+    )
 
 
 def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
@@ -104,10 +111,14 @@ def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
         for plan in work.plans:
             target = plan.path.resolve()
             if target in inputs:
-                raise OutputError(f"{plan.path}: this stem would overwrite an input; choose another -o")
+                raise OutputError(
+                    f"{plan.path}: this stem would overwrite an input; choose another -o"
+                )
             if target in seen:
-                raise OutputError(f"{plan.path}: two items would write the same stem file; "
-                                  "give the inputs different names")
+                raise OutputError(
+                    f"{plan.path}: two items would write the same stem file; "
+                    "give the inputs different names"
+                )
             seen.add(target)
 
 
@@ -115,27 +126,29 @@ def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, A
     info = audio_info(work.item.audio)
     entries = []
     for plan in work.plans:
-        entries.append({
-            "input": work.item.source_label or str(work.item.audio),
-            "name": plan.name,
-            "kind": plan.kind,
-            "prompt": plan.prompt,
-            "file": plan.path.name,
-            "preset": work.preset.name,
-            "sample_rate": info.sample_rate,
-            "channels": info.channels,
-            "frames": frames,
-            "bit_depth": work.source.bit_depth or info.bit_depth,
-            "cache_key": work.key,
-            "track": work.item.track,
-            "track_guid": work.item.track_guid,
-            "item_guid": work.item.item_guid,
-            "position_s": work.item.position_s,
-            "length_s": frames / info.sample_rate,
-            "mode": work.item.mode,
-            "reused": reused,
-            "project": str(work.item.project) if work.item.project else None,
-        })
+        entries.append(
+            {
+                "input": work.item.source_label or str(work.item.audio),
+                "name": plan.name,
+                "kind": plan.kind,
+                "prompt": plan.prompt,
+                "file": plan.path.name,
+                "preset": work.preset.name,
+                "sample_rate": info.sample_rate,
+                "channels": info.channels,
+                "frames": frames,
+                "bit_depth": work.source.bit_depth or info.bit_depth,
+                "cache_key": work.key,
+                "track": work.item.track,
+                "track_guid": work.item.track_guid,
+                "item_guid": work.item.item_guid,
+                "position_s": work.item.position_s,
+                "length_s": frames / info.sample_rate,
+                "mode": work.item.mode,
+                "reused": reused,
+                "project": str(work.item.project) if work.item.project else None,
+            }
+        )
     return entries
 
 
@@ -144,9 +157,7 @@ def _up_to_date(work: ItemWork, previous: dict[str, Any] | None) -> bool:
     if previous is None:
         return False
     keys = {(entry["file"], entry.get("cache_key")) for entry in previous["stems"]}
-    return all(
-        (plan.path.name, work.key) in keys and plan.path.is_file() for plan in work.plans
-    )
+    return all((plan.path.name, work.key) in keys and plan.path.is_file() for plan in work.plans)
 
 
 def _previous_frames(work: ItemWork, previous: dict[str, Any]) -> int:
@@ -163,8 +174,13 @@ class _ResultBook:
     finds the finished items' cache keys here and skips them.
     """
 
-    def __init__(self, path: Path, works: Sequence[ItemWork], header: dict[str, Any],
-                 previous: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        works: Sequence[ItemWork],
+        header: dict[str, Any],
+        previous: dict[str, Any] | None,
+    ) -> None:
         self._path = path
         self._works = works
         self._header = header
@@ -186,8 +202,12 @@ class _ResultBook:
     def write(self) -> dict[str, Any]:
         stems = [e for i in sorted(self._entries) for e in self._entries[i]]
         seconds = sum(e[0]["frames"] / e[0]["sample_rate"] for e in self._entries.values())
-        document = {**self._header, "elapsed_s": round(time.monotonic() - self._started, 3),
-                    "audio_s": round(seconds, 3), "stems": stems}
+        document = {
+            **self._header,
+            "elapsed_s": round(time.monotonic() - self._started, 3),
+            "audio_s": round(seconds, 3),
+            "stems": stems,
+        }
         write_result(self._path, document)
         return document
 
@@ -201,11 +221,13 @@ def run_works_serially(
 ) -> None:
     """Separate items one after another, calling ``item_done(index, frames)`` after each."""
     for index, work in enumerate(works):
+
         def report(fraction: float, index: int = index, work: ItemWork = work) -> None:
             progress.update((index + fraction) / len(works), work.item.name)
 
-        frames = separate_item(work.source, work.preset, work.prompts, work.plans,
-                               separator, report, cancel)
+        frames = separate_item(
+            work.source, work.preset, work.prompts, work.plans, separator, report, cancel
+        )
         item_done(index, frames)
 
 
@@ -288,8 +310,13 @@ def run_job_with_status(
     cancel_file.unlink(missing_ok=True)
     status.update(0.0, "starting")
     try:
-        result = run_job(job, library, progress=FanOut([TerminalBar(), status]),
-                         cancel=cancel_file.exists, jobs=jobs)
+        result = run_job(
+            job,
+            library,
+            progress=FanOut([TerminalBar(), status]),
+            cancel=cancel_file.exists,
+            jobs=jobs,
+        )
     except JobCancelled:
         status.finish("cancelled", "cancelled; nothing was written")
         raise

@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 
 from samaudio_daw.audio.io import AudioReader, BitDepth, FileFormat, StemWriter, check_finite
-from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.jobs.block_chain import BlockChain
+from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.presets import Preset
 from samaudio_daw.separation.base import Prompt, Separator, residual_of
 from samaudio_daw.separation.chunking import BlockStream
@@ -44,12 +44,16 @@ def plan_stems(
 ) -> tuple[StemPlan, ...]:
     """The files an item becomes: ``<item>.<stem>.<ext>`` per stem, then the residual."""
     plans = [
-        StemPlan(stem.name, "target", stem.prompt, output_dir / f"{item_name}.{stem.name}.{file_format}")
+        StemPlan(
+            stem.name, "target", stem.prompt, output_dir / f"{item_name}.{stem.name}.{file_format}"
+        )
         for stem in preset.stems
     ]
     if keep_residual:
         name = preset.residual_name
-        plans.append(StemPlan(name, "residual", None, output_dir / f"{item_name}.{name}.{file_format}"))
+        plans.append(
+            StemPlan(name, "residual", None, output_dir / f"{item_name}.{name}.{file_format}")
+        )
     return tuple(plans)
 
 
@@ -124,12 +128,21 @@ def separate_item(
         rate, channels = info.sample_rate, info.channels
         bit_depth = source.bit_depth or info.bit_depth
         writers = [
-            stack.enter_context(StemWriter(plan.path, rate, channels, bit_depth,
-                                           source.file_format, source.time_reference_frames))
+            stack.enter_context(
+                StemWriter(
+                    plan.path,
+                    rate,
+                    channels,
+                    bit_depth,
+                    source.file_format,
+                    source.time_reference_frames,
+                )
+            )
             for plan in plans
         ]
-        post_chains = [BlockChain.after(preset, index, rate, channels)
-                       for index in range(len(preset.stems))]
+        post_chains = [
+            BlockChain.after(preset, index, rate, channels) for index in range(len(preset.stems))
+        ]
         # Backends without a block length get the whole item as one block.
         block_s = separator.block_s or info.duration_s + 1.0
         stream = BlockStream(separator, rate, channels, prompts, block_s)

@@ -74,5 +74,5 @@ def describe_backends() -> list[BackendInfo]:
     infos = []
     for name in BACKEND_NAMES:
         cls = _load_class(name)
-        infos.append(cls.describe())
+        infos.append(cls.describe())  # type: ignore[attr-defined]
     return infos

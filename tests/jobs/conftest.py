@@ -12,7 +12,9 @@ import pytest
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``samaudio-daw ARGS`` in a subprocess; never raises on a non-zero exit."""
     command = [sys.executable, "-m", "samaudio_daw", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
 
 
 @pytest.fixture

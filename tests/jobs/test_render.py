@@ -49,16 +49,31 @@ def song(tmp_path: Path) -> Path:
     a = _write(folder / "media" / "a.wav", _noisy_chord(3.0, 2, 1))
     b = _write(folder / "media" / "b.wav", _noisy_chord(1.0, 1, 2), "PCM_16")
     tracks = [
-        TrackSpec("Keys [de-hum]", (
-            ItemSpec(a, 0.5, 2.0, source_offset_s=0.25, fade_in_s=0.1, fade_out_s=0.3,
-                     fade_out_shape=1, volume=0.8, take_volume=0.7, take_pan=-0.3),
-            ItemSpec(b, 3.0, 2.5, loop=True, fade_in_s=0.05),
-            ItemSpec("media/gone.wav", 6.0, 1.0),
-            ItemSpec("media/notes.mid", 7.0, 1.0, kind="MIDI"),
-        )),
+        TrackSpec(
+            "Keys [de-hum]",
+            (
+                ItemSpec(
+                    a,
+                    0.5,
+                    2.0,
+                    source_offset_s=0.25,
+                    fade_in_s=0.1,
+                    fade_out_s=0.3,
+                    fade_out_shape=1,
+                    volume=0.8,
+                    take_volume=0.7,
+                    take_pan=-0.3,
+                ),
+                ItemSpec(b, 3.0, 2.5, loop=True, fade_in_s=0.05),
+                ItemSpec("media/gone.wav", 6.0, 1.0),
+                ItemSpec("media/notes.mid", 7.0, 1.0, kind="MIDI"),
+            ),
+        ),
         TrackSpec("Untagged"),
-        TrackSpec("Field rec {remove the mains hum}", (ItemSpec(a, 1.0, 1.5, play_rate=1.5),
-                                                       ItemSpec(b, 2.0, 1.0))),
+        TrackSpec(
+            "Field rec {remove the mains hum}",
+            (ItemSpec(a, 1.0, 1.5, play_rate=1.5), ItemSpec(b, 2.0, 1.0)),
+        ),
     ]
     project = folder / "song.rpp"
     project.write_text(new_project(RATE, 120.0, tracks), encoding="utf-8")
@@ -66,8 +81,11 @@ def song(tmp_path: Path) -> Path:
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_render_writes_stems_project_that_sounds_like_the_original(song: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -137,8 +155,9 @@ def test_rerun_skips_up_to_date_items_and_redoes_changed_ones(song: Path, cli) -
 
 def test_track_mode_imports_one_item_per_stem(song: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "track-mode"
-    done = cli("render", song, "--mode", "track", "-o", out, "--tracks", "keys*",
-               "--keep-original-unmuted")
+    done = cli(
+        "render", song, "--mode", "track", "-o", out, "--tracks", "keys*", "--keep-original-unmuted"
+    )
     assert done.returncode == 3, done.stderr
     original = read_project(song)
     stems = read_project(out / "song-stems.rpp")

@@ -41,7 +41,11 @@ def test_separate_writes_stems_residual_and_manifest(tmp_path: Path, cli) -> Non
     for stem in result["stems"]:
         info = sf.info(out / stem["file"])
         assert (info.samplerate, info.channels, info.frames, info.subtype) == (
-            RATE, 2, original.shape[0], "PCM_24")
+            RATE,
+            2,
+            original.shape[0],
+            "PCM_24",
+        )
     # 24-bit stems: the null is limited by the two stems' rounding.
     assert np.abs(total - original).max() < 2e-7
 
@@ -49,8 +53,19 @@ def test_separate_writes_stems_residual_and_manifest(tmp_path: Path, cli) -> Non
 def test_preset_flac_bit_depth_and_no_residual(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     song = _hummy(tmp_path / "take.wav", channels=1)
     out = tmp_path / "out"
-    done = cli("separate", song, "--preset", "de-hum", "-o", out, "--format", "flac",
-               "--bit-depth", "24", "--no-residual")
+    done = cli(
+        "separate",
+        song,
+        "--preset",
+        "de-hum",
+        "-o",
+        out,
+        "--format",
+        "flac",
+        "--bit-depth",
+        "24",
+        "--no-residual",
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["result.json", "take.hum.flac"]
     assert sf.info(out / "take.hum.flac").subtype == "PCM_24"
@@ -76,8 +91,10 @@ def _zero_length(path: Path) -> None:
 
 BAD_INPUTS = {
     "missing file": (lambda p: None, "no such file"),
-    "corrupt file": (lambda p: p.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage" * 20),
-                     "not a readable audio file"),
+    "corrupt file": (
+        lambda p: p.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage" * 20),
+        "not a readable audio file",
+    ),
     "empty file": (lambda p: p.write_bytes(b""), "empty"),
     "zero-length audio": (_zero_length, "zero length"),
     "NaN samples": (_nan_file, "NaN or infinite"),
