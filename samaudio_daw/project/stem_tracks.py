@@ -1,0 +1,385 @@
+"""Adding separated stems to a project as a folder of new tracks.
+
+Right after a processed track (after its last child when it is a folder) goes a
+folder track ``<track name> stems`` holding one track per stem. The folder sits
+at the original track's level in the same parent folder; whatever folder ends
+the original track (or its last child) closed move to the folder's last child,
+so the tracks around keep their places. The folder copies the original track's
+VOLPAN (and NCHAN) line, so soloing it sounds like the original track; the
+original track is muted unless asked otherwise. Track receives (``AUXRECV``)
+that point past the new tracks are renumbered.
+
+Item mode: each stem item copies the original item's POSITION, SNAPOFFS, LENGTH,
+FADEIN, FADEOUT, MUTE (and COLOR, BEAT, FADEFLAG) lines and its VOLPAN line
+verbatim, plays the stem file from its start (SOFFS 0) and does not loop: the
+stem file already holds the item as it played. Track mode: one item per stem
+spanning the rendered range, at unity gain and without fades.
+
+The input tree is never changed; a changed copy is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from samaudio_daw.project.builder import file_source
+from samaudio_daw.project.media import relative_media_path
+from samaudio_daw.project.model import Track, take_segments
+from samaudio_daw.project.rpp import RppLine, RppNode, format_number, guid_for
+
+ITEM_LINES_COPIED = ("POSITION", "SNAPOFFS", "LENGTH")
+ITEM_LINES_COPIED_AFTER = ("COLOR", "BEAT", "FADEIN", "FADEOUT", "FADEFLAG", "MUTE")
+DEFAULT_PLAYRATE = ("1", "1", "0", "-1", "0", "0.0025")
+
+
+@dataclass(frozen=True)
+class _StemTrack:
+    name: str
+    items: tuple[RppNode, ...]
+
+
+def add_stem_tracks(
+    tree: RppNode,
+    track: Track,
+    stems_by_item: Mapping[int, Mapping[str, Path]],
+    *,
+    new_project_path: Path,
+    mute_original: bool = True,
+) -> RppNode:
+    """A copy of ``tree`` with item-mode stems of ``track`` in a folder after it.
+
+    ``stems_by_item`` maps an item's index on the track (``Item.index``) to its
+    stems, ``{stem name: stem file}``; stem tracks follow the order the names first
+    appear (put the residual last). Items without stems (skipped) get none.
+    ``new_project_path`` is where the project will be written: stem files are
+    written relative to its folder.
+    """
+    new_tree = tree.copy()
+    track_node = _find_track_node(new_tree, track)
+    items = track_node.find_all("ITEM")
+    names = _stem_names(stems_by_item.values())
+    stem_tracks = []
+    for name in names:
+        stem_items = []
+        for index, stems in stems_by_item.items():
+            if not 0 <= index < len(items):
+                raise IndexError(
+                    f"track {track.name!r} has {len(items)} items; no item {index} "
+                    "(stems_by_item keys are Item.index values)"
+                )
+            if name in stems:
+                folder = new_project_path.parent
+                source = file_source(relative_media_path(stems[name], folder))
+                stem_items.append(_stem_item(items[index], source, name, track.guid, index))
+        stem_tracks.append(_StemTrack(name, tuple(stem_items)))
+    _insert_folder(new_tree, track_node, track.name, stem_tracks, mute_original)
+    return new_tree
+
+
+def add_track_stems(
+    tree: RppNode,
+    track: Track,
+    stems: Mapping[str, Path],
+    start_s: float,
+    end_s: float,
+    *,
+    new_project_path: Path,
+    mute_original: bool = True,
+) -> RppNode:
+    """A copy of ``tree`` with track-mode stems of ``track``: one item per stem file,
+    each spanning ``start_s``..``end_s`` (the range the track was rendered over).
+    """
+    if not end_s > start_s:
+        raise ValueError(f"stem range ends ({end_s} s) before it starts ({start_s} s)")
+    new_tree = tree.copy()
+    track_node = _find_track_node(new_tree, track)
+    folder = new_project_path.parent
+    stem_tracks = []
+    for name, path in stems.items():
+        source = file_source(relative_media_path(path, folder))
+        item = _span_item(start_s, end_s, source, name, track.guid)
+        stem_tracks.append(_StemTrack(name, (item,)))
+    _insert_folder(new_tree, track_node, track.name, stem_tracks, mute_original)
+    return new_tree
+
+
+def _stem_names(stem_maps: Iterable[Mapping[str, Path]]) -> list[str]:
+    names: list[str] = []
+    for stems in stem_maps:
+        for name in stems:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _track_guid(node: RppNode) -> str:
+    if node.params:
+        return node.params[0]
+    values = node.values("TRACKID")
+    return values[0] if values else ""
+
+
+def _find_track_node(tree: RppNode, track: Track) -> RppNode:
+    """The ``<TRACK`` block of ``track`` in ``tree``: by GUID, else by position."""
+    nodes = tree.find_all("TRACK")
+    if track.guid:
+        found = [node for node in nodes if _track_guid(node) == track.guid]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise ValueError(
+                f"{len(found)} tracks share the GUID {track.guid} of track {track.name!r}; "
+                "open and re-save the project in REAPER to give them their own"
+            )
+    if 0 <= track.index < len(nodes) and not _track_guid(nodes[track.index]):
+        return nodes[track.index]
+    raise ValueError(
+        f"track {track.index + 1} {track.name!r} ({track.guid}) is not in this project"
+    )
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _new_line(key: str, *values: str) -> RppLine:
+    return RppLine.new([key, *values])
+
+
+def _item_segment(item: RppNode) -> list[RppNode | RppLine]:
+    """The item's own lines and its inline first take (everything before a TAKE line)."""
+    segment = []
+    for child in item.children:
+        if isinstance(child, RppLine) and child.key == "TAKE":
+            break
+        segment.append(child)
+    return segment
+
+
+def _active_take_lines(item: RppNode) -> tuple[list[RppNode | RppLine], bool]:
+    """The active take's children, and whether it is the inline first take."""
+    segments, active, first_inline = take_segments(item)
+    if not segments:
+        return [], False
+    return segments[active], first_inline and active == 0
+
+
+def _copied(lines: list[RppNode | RppLine], key: str) -> RppLine | None:
+    for child in lines:
+        if isinstance(child, RppLine) and child.key == key:
+            return RppLine(
+                child.tokens,
+                quoted=child.quoted,
+                raw=child.raw,
+                indent=child.indent,
+                ending=child.ending,
+            )
+    return None
+
+
+def _volpan_line(item: RppNode) -> RppLine:
+    """The item's VOLPAN line verbatim, or one built from item volume and the active
+    take's TAKEVOLPAN when the active take is not the first."""
+    segment = _item_segment(item)
+    take_lines, inline = _active_take_lines(item)
+    item_volpan = _copied(segment, "VOLPAN")
+    if inline:
+        return item_volpan or _new_line("VOLPAN", "1", "0", "1", "-1")
+    item_volume = item_volpan.values[0] if item_volpan and item_volpan.values else "1"
+    take = _copied(take_lines, "TAKEVOLPAN")
+    pan, volume, law = ((take.values if take else ()) + ("0", "1", "-1"))[:3]
+    return _new_line("VOLPAN", item_volume, pan, volume, law)
+
+
+def _stem_item(item: RppNode, source: RppNode, stem: str, track_guid: str, index: int) -> RppNode:
+    """A copy of ``item`` playing ``source`` from its start, once."""
+    segment = _item_segment(item)
+    take_lines, _ = _active_take_lines(item)
+    guid = guid_for("stem-item", track_guid, str(index), stem)
+    take_name = _copied(take_lines, "NAME")
+    name = f"{stem} - {take_name.values[0]}" if take_name and take_name.values else stem
+    node = RppNode.new("ITEM")
+    for key in ITEM_LINES_COPIED:
+        _append_copy(node, segment, key)
+    node.append(_new_line("LOOP", "0"))
+    node.append(_new_line("ALLTAKES", "0"))
+    for key in ITEM_LINES_COPIED_AFTER:
+        _append_copy(node, segment, key)
+    node.append(_new_line("SEL", "0"))
+    node.append(_new_line("IGUID", guid))
+    node.append(RppLine.new(["NAME", name], quoted=(False, True)))
+    node.append(_volpan_line(item))
+    node.append(_new_line("SOFFS", "0"))
+    node.append(_copied(take_lines, "PLAYRATE") or _new_line("PLAYRATE", *DEFAULT_PLAYRATE))
+    node.append(_new_line("CHANMODE", "0"))
+    node.append(_new_line("GUID", guid_for("stem-take", guid)))
+    node.append(source)
+    return node
+
+
+def _append_copy(node: RppNode, lines: list[RppNode | RppLine], key: str) -> None:
+    copied = _copied(lines, key)
+    if copied is not None:
+        node.append(copied)
+
+
+def _span_item(
+    start_s: float, end_s: float, source: RppNode, stem: str, track_guid: str
+) -> RppNode:
+    guid = guid_for("stem-span", track_guid, stem, format_number(start_s))
+    node = RppNode.new("ITEM")
+    for tokens in (
+        ["POSITION", format_number(start_s)],
+        ["SNAPOFFS", "0"],
+        ["LENGTH", format_number(end_s - start_s)],
+        ["LOOP", "0"],
+        ["ALLTAKES", "0"],
+        ["FADEIN", "0", "0", "0", "0", "0", "0", "0"],
+        ["FADEOUT", "0", "0", "0", "0", "0", "0", "0"],
+        ["MUTE", "0", "0"],
+        ["SEL", "0"],
+        ["IGUID", guid],
+        ["NAME", stem],
+        ["VOLPAN", "1", "0", "1", "-1"],
+        ["SOFFS", "0"],
+        ["PLAYRATE", *DEFAULT_PLAYRATE],
+        ["CHANMODE", "0"],
+        ["GUID", guid_for("stem-take", guid)],
+    ):
+        node.append(RppLine.new(tokens, quoted=(False, tokens[0] == "NAME")))
+    node.append(source)
+    return node
+
+
+# --------------------------------------------------------------------------- tracks
+
+
+def _isbus(node: RppNode) -> tuple[int, int]:
+    values = node.values("ISBUS") or ()
+    try:
+        state = int(float(values[0])) if values else 0
+        delta = int(float(values[1])) if len(values) > 1 else 0
+    except ValueError:
+        raise ValueError(
+            f"line {node.line_number}: ISBUS {list(values)} is not two numbers; "
+            "re-save the project in REAPER"
+        ) from None
+    return state, delta
+
+
+def _set_isbus(node: RppNode, delta: int) -> None:
+    state = 1 if delta > 0 else (2 if delta < 0 else 0)
+    node.set_values("ISBUS", [str(state), str(delta)])
+
+
+def _levels(tracks: list[RppNode]) -> list[int]:
+    """Each track's folder level (0 = top), from the ISBUS deltas before it."""
+    levels, level = [], 0
+    for node in tracks:
+        levels.append(level)
+        level = max(level + _isbus(node)[1], 0)
+    return levels
+
+
+def _last_in_block(tracks: list[RppNode], levels: list[int], index: int) -> int:
+    """The original track, or its last descendant when it opens a folder."""
+    if _isbus(tracks[index])[1] <= 0:
+        return index
+    last = index
+    for later in range(index + 1, len(tracks)):
+        if levels[later] <= levels[index]:
+            break
+        last = later
+    return last
+
+
+def _insert_folder(
+    tree: RppNode,
+    track_node: RppNode,
+    track_name: str,
+    stem_tracks: list[_StemTrack],
+    mute_original: bool,
+) -> None:
+    if not stem_tracks:
+        raise ValueError(f"no stems to add for track {track_name!r}")
+    tracks = tree.find_all("TRACK")
+    index = next(i for i, node in enumerate(tracks) if node is track_node)
+    levels = _levels(tracks)
+    end = _last_in_block(tracks, levels, index)
+    level_after = levels[end] + _isbus(tracks[end])[1]
+    new_end_delta = levels[index] - levels[end]
+    if new_end_delta != _isbus(tracks[end])[1]:
+        _set_isbus(tracks[end], new_end_delta)
+    closing = -1 + min(level_after - levels[index], 0)
+    new_nodes = [_folder_track(track_node, track_name)]
+    for number, stem in enumerate(stem_tracks):
+        last = number == len(stem_tracks) - 1
+        new_nodes.append(_stem_track(stem, track_node, closing if last else 0))
+    position = tree.index_of(tracks[end]) + 1
+    for offset, node in enumerate(new_nodes):
+        tree.insert(position + offset, node)
+    _renumber_receives(tree.find_all("TRACK"), end, len(new_nodes))
+    if mute_original:
+        _mute(track_node)
+
+
+def _mute(node: RppNode) -> None:
+    values = list(node.values("MUTESOLO") or ("0", "0", "0"))
+    node.set_values("MUTESOLO", ["1", *values[1:]])
+
+
+def _renumber_receives(tracks: list[RppNode], last_before: int, inserted: int) -> None:
+    """Shift AUXRECV source indices that point past the insertion point."""
+    for node in tracks:
+        for line in node.lines("AUXRECV"):
+            try:
+                source = int(line.values[0])
+            except (IndexError, ValueError):
+                continue  # not a track index: leave the line as REAPER wrote it
+            if source > last_before:
+                line.set_values([str(source + inserted), *line.values[1:]])
+
+
+def _track_lines(name: str, guid: str, delta: int) -> list[RppLine]:
+    state = 1 if delta > 0 else (2 if delta < 0 else 0)
+    return [
+        RppLine.new(["NAME", name], quoted=(False, True)),
+        _new_line("PEAKCOL", "16576"),
+        _new_line("BEAT", "-1"),
+        _new_line("AUTOMODE", "0"),
+        _new_line("VOLPAN", "1", "0", "-1", "-1", "1"),
+        _new_line("MUTESOLO", "0", "0", "0"),
+        _new_line("IPHASE", "0"),
+        _new_line("ISBUS", str(state), str(delta)),
+        _new_line("SEL", "0"),
+        _new_line("FX", "1"),
+        _new_line("TRACKID", guid),
+        _new_line("MAINSEND", "1", "0"),
+    ]
+
+
+def _folder_track(original: RppNode, name: str) -> RppNode:
+    guid = guid_for("stem-folder", _track_guid(original), name)
+    node = RppNode.new("TRACK", [guid], _track_lines(f"{name} stems", guid, 1))
+    for key in ("VOLPAN", "NCHAN"):
+        copied = _copied(list(original.children), key)
+        if copied is None:
+            continue
+        existing = node.line(key)
+        if existing is not None:
+            node.children[node.index_of(existing)] = copied
+        else:
+            node.insert(node.index_of(node.line("FX") or node.children[-1]), copied)
+    return node
+
+
+def _stem_track(stem: _StemTrack, original: RppNode, delta: int) -> RppNode:
+    guid = guid_for("stem-track", _track_guid(original), stem.name)
+    node = RppNode.new("TRACK", [guid], _track_lines(stem.name, guid, delta))
+    nchan = _copied(list(original.children), "NCHAN")
+    if nchan is not None:
+        node.insert(node.index_of(node.line("FX") or node.children[-1]), nchan)
+    for item in stem.items:
+        node.append(item)
+    return node
