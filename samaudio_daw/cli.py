@@ -510,3 +510,13 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
         for path in outcome.stems_projects:
             lines.append(f"open in REAPER: {path}")
     return "\n".join(lines)
+
+
+def _register_subcommands() -> None:
+    """Commands that live with their part of the library: REAPER, OSC server, MIDI."""
+    from samaudio_daw.reaper.commands import reaper
+
+    main.add_command(reaper)
+
+
+_register_subcommands()

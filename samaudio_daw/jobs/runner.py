@@ -248,6 +248,9 @@ def run_job(
     """
     progress = progress or Silent()
     should_cancel = cancel or (lambda: False)
+    for item in job.items:  # cheap checks first: loading a backend can take seconds
+        resolve_preset(item, library, job.keep_residual)
+        audio_info(item.audio)
     separator = separator or create_backend(job.backend, job.backend_options)
     # Everything that can be checked is checked before the output folder is touched.
     works = [plan_item(job, item, library, separator) for item in job.items]

@@ -1,0 +1,1332 @@
+--[[
+samaudio_lib.lua: the code the samaudio-daw actions share (not an action itself).
+
+Each action loads it with dofile() from its own folder. It renders items with
+REAPER's audio accessor, writes a job manifest, runs `samaudio-daw run` in the
+background, follows its status file, and imports the stems as tracks.
+Every reaper.* function used here is listed, with the REAPER version that has it,
+in README.md next to this file.
+]]
+
+local M = {}
+
+M.VERSION = "0.1.0"
+M.EXT_SECTION = "samaudio-daw"
+M.CONFIG_FILE = "samaudio-config.json"
+M.INSTALL_FOLDER = "samaudio-daw"
+M.TITLE = "samaudio"
+
+---------------------------------------------------------------------------
+-- JSON: a small encoder/decoder (objects, arrays, strings, numbers, booleans, null)
+---------------------------------------------------------------------------
+
+local json = {}
+M.json = json
+
+-- null inside arrays decodes to json.null so array lengths stay right;
+-- in objects a null value simply leaves the key out.
+json.null = setmetatable({}, { __tostring = function() return "null" end })
+local array_mt = { __name = "json.array" }
+
+--- Mark a table as a JSON array (needed for empty arrays).
+function json.array(t)
+  return setmetatable(t or {}, array_mt)
+end
+
+local function is_array(t)
+  if getmetatable(t) == array_mt then return true end
+  local n = #t
+  if n == 0 then return false end
+  local count = 0
+  for key in pairs(t) do
+    if math.type(key) ~= "integer" or key < 1 or key > n then return false end
+    count = count + 1
+  end
+  return count == n
+end
+
+local ESCAPES = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+}
+
+local function encode_string(s)
+  local body = s:gsub('[%c"\\]', function(c)
+    return ESCAPES[c] or string.format("\\u%04x", c:byte())
+  end)
+  return '"' .. body .. '"'
+end
+
+local function encode_number(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x or x == math.huge or x == -math.huge then
+    error("json: cannot encode the number " .. tostring(x), 0)
+  end
+  -- Shortest of %.15g / %.17g that reads back as the same double.
+  local text = string.format("%.15g", x)
+  if tonumber(text) ~= x then text = string.format("%.17g", x) end
+  return text
+end
+
+local encode_value
+
+local function encode_table(t, indent, depth)
+  local pad, inner, sep = "", "", ","
+  if indent then
+    pad = "\n" .. string.rep(indent, depth)
+    inner = "\n" .. string.rep(indent, depth + 1)
+    sep = ","
+  end
+  local parts = {}
+  if is_array(t) then
+    for i = 1, #t do parts[i] = inner .. encode_value(t[i], indent, depth + 1) end
+    if #parts == 0 then return "[]" end
+    return "[" .. table.concat(parts, sep) .. pad .. "]"
+  end
+  local keys = {}
+  for key in pairs(t) do
+    if type(key) ~= "string" then error("json: object keys must be strings", 0) end
+    keys[#keys + 1] = key
+  end
+  table.sort(keys)
+  local colon = indent and ": " or ":"
+  for i, key in ipairs(keys) do
+    parts[i] = inner .. encode_string(key) .. colon .. encode_value(t[key], indent, depth + 1)
+  end
+  if #parts == 0 then return "{}" end
+  return "{" .. table.concat(parts, sep) .. pad .. "}"
+end
+
+encode_value = function(v, indent, depth)
+  local kind = type(v)
+  if v == nil or v == json.null then return "null" end
+  if kind == "boolean" then return v and "true" or "false" end
+  if kind == "number" then return encode_number(v) end
+  if kind == "string" then return encode_string(v) end
+  if kind == "table" then return encode_table(v, indent, depth) end
+  error("json: cannot encode a " .. kind, 0)
+end
+
+--- JSON text for `value`; `indent` (e.g. "  ") pretty-prints. Object keys are sorted.
+function json.encode(value, indent)
+  return encode_value(value, indent, 0)
+end
+
+local decode_value
+
+local function fail_at(i, what)
+  error({ json_error = what .. " at character " .. i }, 0)
+end
+
+local function skip_space(s, i)
+  return s:find("[^ \t\r\n]", i) or #s + 1
+end
+
+local function decode_unicode(s, i)
+  local hex = s:match("^%x%x%x%x", i)
+  if not hex then fail_at(i, "bad \\u escape") end
+  local code = tonumber(hex, 16)
+  local next_i = i + 4
+  if code >= 0xD800 and code <= 0xDBFF then
+    local low = s:match("^\\u(%x%x%x%x)", next_i)
+    local low_code = low and tonumber(low, 16)
+    if low_code and low_code >= 0xDC00 and low_code <= 0xDFFF then
+      code = 0x10000 + (code - 0xD800) * 0x400 + (low_code - 0xDC00)
+      next_i = next_i + 6
+    end
+  end
+  return utf8.char(code), next_i
+end
+
+local UNESCAPE = {
+  b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/",
+}
+
+local function decode_string(s, i)
+  local parts, j = {}, i + 1
+  while true do
+    local k = s:find('["\\]', j)
+    if not k then fail_at(i, "unterminated string") end
+    parts[#parts + 1] = s:sub(j, k - 1)
+    if s:sub(k, k) == '"' then return table.concat(parts), k + 1 end
+    local c = s:sub(k + 1, k + 1)
+    if c == "u" then
+      local text
+      text, j = decode_unicode(s, k + 2)
+      parts[#parts + 1] = text
+    elseif UNESCAPE[c] then
+      parts[#parts + 1] = UNESCAPE[c]
+      j = k + 2
+    else
+      fail_at(k, "bad escape")
+    end
+  end
+end
+
+local function decode_number(s, i)
+  local text = s:match("^-?%d+%.?%d*[eE][-+]?%d+", i) or s:match("^-?%d+%.?%d*", i)
+  if not text then fail_at(i, "bad number") end
+  local value = tonumber(text)
+  if not text:find("[%.eE]") then value = math.tointeger(value) or value end
+  return value, i + #text
+end
+
+local function decode_array(s, i)
+  local result, n = json.array({}), 0
+  i = skip_space(s, i + 1)
+  if s:sub(i, i) == "]" then return result, i + 1 end
+  while true do
+    local value
+    value, i = decode_value(s, i)
+    n = n + 1
+    result[n] = value == nil and json.null or value
+    i = skip_space(s, i)
+    local c = s:sub(i, i)
+    if c == "]" then return result, i + 1 end
+    if c ~= "," then fail_at(i, "expected , or ]") end
+    i = i + 1
+  end
+end
+
+local function decode_object(s, i)
+  local result = {}
+  i = skip_space(s, i + 1)
+  if s:sub(i, i) == "}" then return result, i + 1 end
+  while true do
+    i = skip_space(s, i)
+    if s:sub(i, i) ~= '"' then fail_at(i, "expected a key") end
+    local key
+    key, i = decode_string(s, i)
+    i = skip_space(s, i)
+    if s:sub(i, i) ~= ":" then fail_at(i, "expected :") end
+    local value
+    value, i = decode_value(s, i + 1)
+    result[key] = value
+    i = skip_space(s, i)
+    local c = s:sub(i, i)
+    if c == "}" then return result, i + 1 end
+    if c ~= "," then fail_at(i, "expected , or }") end
+    i = i + 1
+  end
+end
+
+local LITERALS = { ["true"] = true, ["false"] = false }
+
+decode_value = function(s, i)
+  i = skip_space(s, i)
+  local c = s:sub(i, i)
+  if c == "{" then return decode_object(s, i) end
+  if c == "[" then return decode_array(s, i) end
+  if c == '"' then return decode_string(s, i) end
+  if c == "-" or c:match("%d") then return decode_number(s, i) end
+  for word, value in pairs(LITERALS) do
+    if s:sub(i, i + #word - 1) == word then return value, i + #word end
+  end
+  if s:sub(i, i + 3) == "null" then return nil, i + 4 end
+  fail_at(i, "unexpected " .. (c == "" and "end of text" or ("'" .. c .. "'")))
+end
+
+--- Decode JSON text; returns the value, or nil and a message saying where it broke.
+function json.decode(text)
+  local ok, value, i = pcall(decode_value, text, 1)
+  if not ok then
+    if type(value) == "table" and value.json_error then return nil, value.json_error end
+    error(value, 0)
+  end
+  if skip_space(text, i) <= #text then return nil, "extra text at character " .. i end
+  return value
+end
+
+---------------------------------------------------------------------------
+-- Files and paths
+---------------------------------------------------------------------------
+
+local path = {}
+M.path = path
+
+path.sep = package.config:sub(1, 1)
+path.is_windows = path.sep == "\\"
+
+function path.join(...)
+  local parts = { ... }
+  local result = parts[1]
+  for i = 2, #parts do
+    if result == "" or result:sub(-1):match("[/\\]") then
+      result = result .. parts[i]
+    else
+      result = result .. path.sep .. parts[i]
+    end
+  end
+  return result
+end
+
+function path.dirname(p)
+  return p:match("^(.*)[/\\][^/\\]*$") or "."
+end
+
+function path.basename(p)
+  return p:match("([^/\\]+)$") or p
+end
+
+function path.is_absolute(p)
+  return p:match("^[/\\]") ~= nil or p:match("^%a:[/\\]") ~= nil
+end
+
+function path.exists(p)
+  local file = io.open(p, "rb")
+  if file then file:close() return true end
+  return false
+end
+
+function path.read(p)
+  local file, err = io.open(p, "rb")
+  if not file then return nil, err end
+  local text = file:read("a")
+  file:close()
+  return text
+end
+
+--- Write `text` to a temporary name beside `p`, then rename it into place.
+function path.write_atomic(p, text)
+  local temp = p .. ".part"
+  local file, err = io.open(temp, "wb")
+  if not file then return nil, err end
+  file:write(text)
+  file:close()
+  if path.is_windows then os.remove(p) end -- rename does not replace on Windows
+  local ok, rename_err = os.rename(temp, p)
+  if not ok then return nil, rename_err end
+  return true
+end
+
+---------------------------------------------------------------------------
+-- Messages
+---------------------------------------------------------------------------
+
+function M.message(text, title)
+  reaper.ShowMessageBox(text, title or M.TITLE, 0)
+end
+
+function M.console(text)
+  reaper.ShowConsoleMsg(M.TITLE .. ": " .. text .. "\n")
+end
+
+---------------------------------------------------------------------------
+-- The bridge: where samaudio-daw is, and how to call it
+---------------------------------------------------------------------------
+
+local config = {}
+M.config = config
+
+function config.candidates(script_dir)
+  return {
+    path.join(script_dir, M.CONFIG_FILE),
+    path.join(reaper.GetResourcePath(), "Scripts", M.INSTALL_FOLDER, M.CONFIG_FILE),
+  }
+end
+
+local function check_config(doc, file)
+  if type(doc) ~= "table" or type(doc.command) ~= "table" or #doc.command == 0 then
+    return nil, file .. ": no \"command\" list; run `samaudio-daw reaper install` again"
+  end
+  for _, part in ipairs(doc.command) do
+    if type(part) ~= "string" or part:find('"', 1, true) then
+      return nil, file .. ": bad \"command\" entry; run `samaudio-daw reaper install` again"
+    end
+  end
+  if not path.exists(doc.command[1]) then
+    return nil, "samaudio-daw not found at " .. doc.command[1] .. " (from " .. file ..
+      "). Reinstall it, then run `samaudio-daw reaper install` again."
+  end
+  doc.backend = doc.backend or "dsp"
+  doc.presets = doc.presets or json.array({})
+  doc.file = file
+  return doc
+end
+
+--- The config written by `samaudio-daw reaper install`, or nil and a one-line reason.
+function config.load(script_dir)
+  local tried = {}
+  for _, file in ipairs(config.candidates(script_dir)) do
+    local text = path.read(file)
+    if text then
+      local doc, err = json.decode(text)
+      if doc == nil then return nil, file .. ": not valid JSON (" .. err .. ")" end
+      return check_config(doc, file)
+    end
+    tried[#tried + 1] = file
+  end
+  return nil, "samaudio-daw is not set up for REAPER yet (no " .. M.CONFIG_FILE .. " in " ..
+    table.concat(tried, " or ") .. "). In a terminal, run: samaudio-daw reaper install"
+end
+
+--- samaudio-daw's argument list: the configured command, then `args`, then --presets DIRs.
+function config.argv(cfg, args)
+  local argv = {}
+  for _, part in ipairs(cfg.command) do argv[#argv + 1] = part end
+  for _, part in ipairs(args) do argv[#argv + 1] = part end
+  for _, folder in ipairs(cfg.presets) do
+    argv[#argv + 1] = "--presets"
+    argv[#argv + 1] = folder
+  end
+  return argv
+end
+
+local function double_quoted(argv)
+  local parts = {}
+  for i, part in ipairs(argv) do parts[i] = '"' .. part .. '"' end
+  return table.concat(parts, " ")
+end
+
+--- Run samaudio-daw and wait (at most timeout_ms); returns exit code and stdout.
+function config.run_blocking(cfg, args, timeout_ms)
+  local line = double_quoted(config.argv(cfg, args))
+  local output = reaper.ExecProcess(line, timeout_ms)
+  if output == nil then return nil, "could not start " .. cfg.command[1] end
+  local code, rest = output:match("^(%-?%d+)\n?(.*)$")
+  if not code then
+    return nil, "samaudio-daw did not finish within " .. timeout_ms // 1000 .. " s"
+  end
+  return tonumber(code), rest
+end
+
+---------------------------------------------------------------------------
+-- Track names: [preset tags] and {inline prompts}
+---------------------------------------------------------------------------
+
+local names = {}
+M.names = names
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+M.trim = trim
+
+--- How a [tag] is looked up: "Lead Vocal " -> "lead-vocal" (as the preset library does).
+function names.tag_name(tag)
+  return (trim(tag):lower():gsub("[%s_]+", "-"))
+end
+
+function names.parse(track_name)
+  local tags, prompts = {}, {}
+  for tag in track_name:gmatch("%[([^%[%]]*)%]") do tags[#tags + 1] = tag end
+  for prompt in track_name:gmatch("{([^{}]*)}") do prompts[#prompts + 1] = trim(prompt) end
+  return tags, prompts
+end
+
+local function unique_tags(tags)
+  local seen, result = {}, {}
+  for _, tag in ipairs(tags) do
+    local name = names.tag_name(tag)
+    if name == "" then return nil, "empty tag []: put a preset name inside, e.g. [drums]" end
+    if not seen[name] then seen[name] = true; result[#result + 1] = name end
+  end
+  return result
+end
+
+--- What a track name asks for: {preset=...}, {prompts={...}}, nil (nothing), or nil + error.
+function names.selection(track_name)
+  local tags, prompts = names.parse(track_name)
+  local presets, err = unique_tags(tags)
+  if not presets then return nil, err end
+  for _, prompt in ipairs(prompts) do
+    if prompt == "" then
+      return nil, "empty prompt {}: describe the sound, e.g. {the owl hooting}"
+    end
+  end
+  if #presets > 1 then
+    return nil, "several preset tags (" .. table.concat(presets, ", ") .. "); keep one"
+  end
+  if #presets == 1 and #prompts > 0 then
+    return nil, "both a preset tag and a {prompt}; keep one"
+  end
+  if #presets == 1 then return { preset = presets[1] } end
+  if #prompts > 0 then return { prompts = prompts } end
+  return nil
+end
+
+--- The user's answer to "which preset?": a preset name, [tag], {prompt}s, or a plain prompt.
+function names.parse_answer(text)
+  text = trim(text or "")
+  if text == "" then return nil, "nothing entered" end
+  if text:find("[%[{]") then
+    local selection, err = names.selection(text)
+    if selection then return selection end
+    return nil, err or ("not understood: " .. text)
+  end
+  if text:match("^[%w%-_]+$") then return { preset = names.tag_name(text) } end
+  return { prompts = { text } }
+end
+
+--- `track_name` with every [tag] and {prompt} replaced by one [preset] tag.
+function names.with_tag(track_name, preset)
+  local base = names.without_tag(track_name)
+  if base == "" then return "[" .. preset .. "]" end
+  return base .. " [" .. preset .. "]"
+end
+
+function names.without_tag(track_name)
+  local base = track_name:gsub("%[[^%[%]]*%]", ""):gsub("{[^{}]*}", "")
+  return (trim(base):gsub("%s%s+", " "))
+end
+
+--- A file-name-safe short name: "Vox 2 [lead-vocal]" -> "vox-2-lead-vocal".
+function names.slug(text)
+  local slug = text:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
+  slug = slug:sub(1, 40):gsub("%-+$", "")
+  if slug == "" then return "item" end
+  return slug
+end
+
+---------------------------------------------------------------------------
+-- The project: tracks, items, GUIDs, time selection and regions
+---------------------------------------------------------------------------
+
+local project = {}
+M.project = project
+
+function project.track_name(track)
+  local _, name = reaper.GetSetMediaTrackInfo_String(track, "P_NAME", "", false)
+  return name
+end
+
+function project.item_guid(item)
+  local _, guid = reaper.GetSetMediaItemInfo_String(item, "GUID", "", false)
+  return guid
+end
+
+function project.find_track(guid)
+  for i = 0, reaper.CountTracks(0) - 1 do
+    local track = reaper.GetTrack(0, i)
+    if reaper.GetTrackGUID(track):upper() == guid:upper() then return track end
+  end
+  return nil
+end
+
+function project.find_item(guid)
+  for i = 0, reaper.CountMediaItems(0) - 1 do
+    local item = reaper.GetMediaItem(0, i)
+    if project.item_guid(item):upper() == guid:upper() then return item end
+  end
+  return nil
+end
+
+--- The only track called `name`, or nil when there is none or several.
+function project.find_track_named(name)
+  local found
+  for i = 0, reaper.CountTracks(0) - 1 do
+    local track = reaper.GetTrack(0, i)
+    if project.track_name(track) == name then
+      if found then return nil end
+      found = track
+    end
+  end
+  return found
+end
+
+function project.time_selection()
+  local start_s, end_s = reaper.GetSet_LoopTimeRange2(0, false, false, 0, 0, false)
+  if end_s > start_s then return start_s, end_s end
+  return nil
+end
+
+function project.regions()
+  local result = {}
+  local _, markers, regions = reaper.CountProjectMarkers(0)
+  for i = 0, markers + regions - 1 do
+    local retval, is_region, start_s, end_s, name = reaper.EnumProjectMarkers2(0, i)
+    if retval > 0 and is_region then
+      result[#result + 1] = { start_s = start_s, end_s = end_s, name = name }
+    end
+  end
+  return result
+end
+
+function project.selected_items()
+  local items = {}
+  for i = 0, reaper.CountSelectedMediaItems(0) - 1 do
+    items[#items + 1] = reaper.GetSelectedMediaItem(0, i)
+  end
+  return items
+end
+
+local function overlaps(item, start_s, end_s)
+  local position = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+  local length = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
+  return position < end_s and position + length > start_s
+end
+
+--- Items on the selected tracks; with a time selection, only those that overlap it.
+function project.items_on_selected_tracks()
+  local items = {}
+  local start_s, end_s = project.time_selection()
+  for t = 0, reaper.CountSelectedTracks(0) - 1 do
+    local track = reaper.GetSelectedTrack(0, t)
+    for i = 0, reaper.CountTrackMediaItems(track) - 1 do
+      local item = reaper.GetTrackMediaItem(track, i)
+      if not start_s or overlaps(item, start_s, end_s) then items[#items + 1] = item end
+    end
+  end
+  return items
+end
+
+--- Time spans for an item at position_s, length_s: the time selection and the regions
+--- that overlap it, in seconds from the item's start: { {"+", start, end}, ... }.
+function project.spans(position_s, length_s, time_selection, regions)
+  local spans = json.array({})
+  local function add(start_s, end_s)
+    local s = math.max(0, start_s - position_s)
+    local e = math.min(length_s, end_s - position_s)
+    if e - s >= 0.01 then spans[#spans + 1] = json.array({ "+", s, e }) end
+  end
+  if time_selection then add(time_selection[1], time_selection[2]) end
+  for _, region in ipairs(regions) do add(region.start_s, region.end_s) end
+  return spans
+end
+
+---------------------------------------------------------------------------
+-- Rendering an item's active take to a float WAV with REAPER's audio accessor
+---------------------------------------------------------------------------
+
+local render = {}
+M.render = render
+
+local BEXT_BYTES = 602
+-- KSDATAFORMAT_SUBTYPE_IEEE_FLOAT after its two-byte format code
+local GUID_TAIL = "\0\0\0\0\16\0\128\0\0\170\0\56\155\113"
+
+local function padded(text, size)
+  return text:sub(1, size) .. string.rep("\0", size - math.min(#text, size))
+end
+
+--- RIFF/WAVE header for 32-bit float audio with a BWF bext time reference (frames).
+function render.wav_header(rate, channels, frames, time_reference)
+  local block_align = 4 * channels
+  local fmt
+  if channels > 2 then
+    fmt = string.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * block_align, block_align,
+      32, 22, 32, 0) .. string.pack("<H", 3) .. GUID_TAIL
+  else
+    fmt = string.pack("<HHIIHH", 3, channels, rate, rate * block_align, block_align, 32)
+  end
+  local bext = padded("samaudio-daw: item rendered by REAPER", 256) .. padded("samaudio-daw", 32) ..
+    string.rep("\0", 32 + 10 + 8) .. string.pack("<I8I2", time_reference, 1)
+  bext = padded(bext, BEXT_BYTES)
+  local data_bytes = frames * block_align
+  local chunks = "fmt " .. string.pack("<I4", #fmt) .. fmt .. "bext" .. string.pack("<I4", #bext) ..
+    bext .. "data" .. string.pack("<I4", data_bytes)
+  return "RIFF" .. string.pack("<I4", 4 + #chunks + data_bytes) .. "WAVE" .. chunks
+end
+
+--- What is needed to render `item`, or nil and why it cannot be rendered.
+function render.describe(item)
+  local track = reaper.GetMediaItem_Track(item)
+  local name = project.track_name(track)
+  local position_s = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+  local where = string.format("item at %.3f s on track '%s'", position_s, name)
+  local take = reaper.GetActiveTake(item)
+  if not take then return nil, where .. " is empty (no take)" end
+  local source = reaper.GetMediaItemTake_Source(take)
+  local rate = reaper.GetMediaSourceSampleRate(source)
+  if rate <= 0 then
+    return nil, where .. " has no audio (MIDI or empty); render it to audio first"
+  end
+  return {
+    item = item, take = take, track = track, track_name = name, where = where,
+    track_guid = reaper.GetTrackGUID(track), item_guid = project.item_guid(item),
+    position_s = position_s, length_s = reaper.GetMediaItemInfo_Value(item, "D_LENGTH"),
+    rate = math.floor(rate), channels = math.max(1, reaper.GetMediaSourceNumChannels(source)),
+    take_fx = reaper.TakeFX_GetCount(take),
+  }
+end
+
+local BLOCK_FRAMES = 2048
+
+local function write_samples(file, info, frames)
+  local accessor = reaper.CreateTakeAudioAccessor(info.take)
+  local start_s = reaper.GetAudioAccessorStartTime(accessor)
+  local buffer = reaper.new_array(BLOCK_FRAMES * info.channels)
+  local done, err = 0, nil
+  while done < frames do
+    local n = math.min(BLOCK_FRAMES, frames - done)
+    buffer.clear()
+    local got = reaper.GetAudioAccessorSamples(accessor, info.rate, info.channels,
+      start_s + done / info.rate, n, buffer)
+    if got < 0 then err = "REAPER could not read the audio of the " .. info.where break end
+    local values = buffer.table(1, n * info.channels)
+    file:write(string.pack("<" .. string.rep("f", #values), table.unpack(values)))
+    done = done + n
+  end
+  reaper.DestroyAudioAccessor(accessor)
+  return err
+end
+
+--- Render the item's active take as REAPER plays it (source, offset, rate; not the
+--- item's fades or volume, which the stems get back as item properties) to `out_path`.
+function render.to_wav(info, out_path)
+  local frames = math.floor(info.length_s * info.rate + 0.5)
+  if frames < 1 then return nil, "the " .. info.where .. " is too short" end
+  local file, open_err = io.open(out_path, "wb")
+  if not file then return nil, "cannot write " .. out_path .. " (" .. tostring(open_err) .. ")" end
+  local time_reference = math.floor(info.position_s * info.rate + 0.5)
+  file:write(render.wav_header(info.rate, info.channels, frames, time_reference))
+  local err = write_samples(file, info, frames)
+  file:close()
+  if err then os.remove(out_path) return nil, err end
+  return frames
+end
+
+---------------------------------------------------------------------------
+-- Jobs: the manifest `samaudio-daw run` reads, and the folder it lives in
+---------------------------------------------------------------------------
+
+local job = {}
+M.job = job
+job.MARKER = ".samaudio-job"
+
+--- Where job folders go: the project's media folder, or (no project path at all)
+--- REAPER's resource folder.
+function job.base_folder()
+  local media = reaper.GetProjectPath()
+  if media == "" then return path.join(reaper.GetResourcePath(), "samaudio-daw jobs") end
+  return path.join(media, "samaudio")
+end
+
+--- A new, empty job folder under job.base_folder(): <base>/<date-time>.
+function job.new_folder()
+  local base = job.base_folder()
+  local stamp = os.date("%Y%m%d-%H%M%S")
+  local dir, n = path.join(base, stamp), 1
+  while path.exists(path.join(dir, job.MARKER)) do
+    n = n + 1
+    dir = path.join(base, stamp .. "-" .. n)
+  end
+  reaper.RecursiveCreateDirectory(path.join(dir, "input"), 0)
+  if not path.write_atomic(path.join(dir, job.MARKER), "samaudio-daw job folder\n") then
+    return nil, "cannot create the job folder " .. dir .. "; check the project's media folder"
+  end
+  return dir
+end
+
+--- One manifest item (see samaudio_daw/schemas/job.schema.json).
+function job.item(info, audio, name, selection, spans)
+  local entry = {
+    audio = audio, name = name, track = info.track_name, track_guid = info.track_guid,
+    item_guid = info.item_guid, position_s = info.position_s, length_s = info.length_s,
+  }
+  if selection.preset then
+    entry.preset = selection.preset
+  else
+    entry.prompts = json.array(selection.prompts)
+  end
+  if spans and #spans > 0 then entry.spans = spans end
+  return entry
+end
+
+function job.manifest(items, cfg, project_file)
+  local doc = {
+    version = 1, output_dir = "stems", status_file = "status.json",
+    items = json.array(items), backend = cfg.backend,
+  }
+  if project_file and project_file ~= "" then doc.project = project_file end
+  return doc
+end
+
+---------------------------------------------------------------------------
+-- Running samaudio-daw in the background and following its status file
+---------------------------------------------------------------------------
+
+local bridge = {}
+M.bridge = bridge
+
+local function sh_quoted(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function posix_launcher(argv, dir)
+  local quoted = {}
+  for i, part in ipairs(argv) do quoted[i] = sh_quoted(part) end
+  local d = function(name) return sh_quoted(path.join(dir, name)) end
+  return table.concat({
+    "#!/bin/sh",
+    "# Written by the samaudio-daw REAPER script: runs the job, records how it ended.",
+    "cd " .. sh_quoted(dir) .. " || exit 1",
+    table.concat(quoted, " ") .. " > " .. d("bridge.log") .. " 2>&1",
+    "echo $? > " .. d("exit_code.part"),
+    "mv " .. d("exit_code.part") .. " " .. d("exit_code.txt"),
+    "",
+  }, "\n")
+end
+
+local function windows_launcher(argv, dir)
+  local d = function(name) return '"' .. path.join(dir, name) .. '"' end
+  return table.concat({
+    "@echo off",
+    "rem Written by the samaudio-daw REAPER script: runs the job, records how it ended.",
+    'cd /d "' .. dir .. '"',
+    double_quoted(argv) .. " > " .. d("bridge.log") .. " 2>&1",
+    "echo %ERRORLEVEL% > " .. d("exit_code.part"),
+    "move /Y " .. d("exit_code.part") .. " " .. d("exit_code.txt") .. " > nul",
+    "",
+  }, "\r\n")
+end
+
+--- Start `samaudio-daw run <dir>/job.json` without waiting (REAPER stays responsive).
+function bridge.start(cfg, dir)
+  local argv = config.argv(cfg, { "run", path.join(dir, "job.json"),
+    "--status-file", path.join(dir, "status.json") })
+  local launcher, line
+  if path.is_windows then
+    launcher = path.join(dir, "run.cmd")
+    line = 'cmd.exe /S /C ""' .. launcher .. '""' -- /S: strip only the outer quotes
+    path.write_atomic(launcher, windows_launcher(argv, dir))
+  else
+    launcher = path.join(dir, "run.sh")
+    line = '/bin/sh "' .. launcher .. '"'
+    path.write_atomic(launcher, posix_launcher(argv, dir))
+  end
+  if not path.exists(launcher) then return nil, "cannot write " .. launcher end
+  -- -1: do not wait (-2 also minimizes the console window on Windows)
+  local started = reaper.ExecProcess(line, path.is_windows and -2 or -1)
+  if started == nil then return nil, "could not start " .. line end
+  return true
+end
+
+function bridge.cancel_file(dir)
+  return path.join(dir, "status.json.cancel")
+end
+
+--- Ask the run to stop; safe to call repeatedly (the runner clears the file when it starts).
+function bridge.request_cancel(dir)
+  local file = bridge.cancel_file(dir)
+  if not path.exists(file) then path.write_atomic(file, "cancel\n") end
+end
+
+--- The last "samaudio-daw: ..." line of the bridge's log, or nil.
+function bridge.last_error(dir)
+  local text = path.read(path.join(dir, "bridge.log")) or ""
+  local last
+  for line in text:gmatch("[^\r\n]+") do
+    if line:match("^samaudio%-daw: ") then last = line end
+  end
+  return last
+end
+
+--- Where the job is: a status table ({state, progress, message, result}), or
+--- {state = "exited", code = n} when the process ended without a final status, or nil.
+function bridge.poll(dir)
+  local status
+  local text = path.read(path.join(dir, "status.json"))
+  if text then status = json.decode(text) end
+  if type(status) == "table" and status.state ~= "running" then return status end
+  local code_text = path.read(path.join(dir, "exit_code.txt"))
+  local code = code_text and tonumber(code_text:match("%-?%d+"))
+  if code then return { state = "exited", code = code } end
+  return type(status) == "table" and status or nil
+end
+
+---------------------------------------------------------------------------
+-- A small progress window with a Cancel button
+---------------------------------------------------------------------------
+
+local window = {}
+M.window = window
+window.__index = window
+
+function window.open(title)
+  gfx.init(title, 440, 116)
+  gfx.setfont(1, "Arial", 16)
+  return setmetatable({ open = true, previous_cap = 0 }, window)
+end
+
+local function inside(x, y, w, h)
+  return gfx.mouse_x >= x and gfx.mouse_x < x + w and gfx.mouse_y >= y and gfx.mouse_y < y + h
+end
+
+--- Draw `message` and a bar at `fraction`; returns "cancel" when the user asks to stop.
+function window:draw(message, fraction)
+  if not self.open then return nil end
+  local key = gfx.getchar()
+  if key < 0 then self.open = false return "cancel" end -- window closed
+  local w, h = gfx.w, gfx.h
+  gfx.set(0.16, 0.16, 0.16) gfx.rect(0, 0, w, h, 1)
+  gfx.set(0.9, 0.9, 0.9) gfx.x, gfx.y = 14, 14 gfx.drawstr(message)
+  gfx.set(0.3, 0.3, 0.3) gfx.rect(14, 44, w - 28, 14, 1)
+  local filled = math.floor((w - 28) * math.min(math.max(fraction, 0), 1))
+  gfx.set(0.25, 0.7, 0.45) gfx.rect(14, 44, filled, 14, 1)
+  local bx, by, bw, bh = w - 104, h - 40, 90, 26
+  gfx.set(0.35, 0.35, 0.35) gfx.rect(bx, by, bw, bh, 1)
+  gfx.set(1, 1, 1) gfx.x, gfx.y = bx + 18, by + 5 gfx.drawstr("Cancel")
+  gfx.update()
+  local pressed = gfx.mouse_cap & 1 == 1 and self.previous_cap & 1 == 0 and inside(bx, by, bw, bh)
+  self.previous_cap = gfx.mouse_cap
+  if key == 27 or pressed then return "cancel" end
+  return nil
+end
+
+function window:close()
+  if self.open then gfx.quit() end
+  self.open = false
+end
+
+---------------------------------------------------------------------------
+-- Importing stems: a folder "<track> stems" right under each source track
+---------------------------------------------------------------------------
+
+local import = {}
+M.import = import
+
+local function resolve(file, result_dir)
+  if path.is_absolute(file) then return file end
+  return path.join(result_dir, file)
+end
+
+local function group_of(groups, order, stem)
+  local key = stem.track_guid or stem.track or stem.input
+  local group = groups[key]
+  if not group then
+    group = { track_guid = stem.track_guid, track = stem.track, input = stem.input,
+      stem_names = {}, known = {}, items = {}, item_order = {} }
+    groups[key] = group
+    order[#order + 1] = group
+  end
+  return group
+end
+
+local function add_stem(group, stem, file)
+  if not group.known[stem.name] then
+    group.known[stem.name] = true
+    group.stem_names[#group.stem_names + 1] = stem.name
+  end
+  local key = stem.item_guid or stem.input
+  local item = group.items[key]
+  if not item then
+    item = { item_guid = stem.item_guid, position_s = stem.position_s or 0,
+      length_s = stem.length_s, files = {} }
+    group.items[key] = item
+    group.item_order[#group.item_order + 1] = item
+  end
+  item.files[stem.name] = file
+end
+
+--- Read a result manifest and check every stem file is there, before anything changes.
+function import.plan(result_file)
+  local text, read_err = path.read(result_file)
+  if not text then return nil, result_file .. ": cannot read (" .. tostring(read_err) .. ")" end
+  local doc, err = json.decode(text)
+  if type(doc) ~= "table" then
+    return nil, result_file .. ": not valid JSON (" .. tostring(err) .. ")"
+  end
+  if doc.version ~= 1 or type(doc.stems) ~= "table" then
+    return nil, result_file .. ": not a samaudio-daw result manifest (version 1 with \"stems\")"
+  end
+  if #doc.stems == 0 then return nil, result_file .. ": no stems in this result" end
+  local groups, order, presets, seen = {}, {}, {}, {}
+  local result_dir = path.dirname(result_file)
+  for _, stem in ipairs(doc.stems) do
+    local file = resolve(stem.file, result_dir)
+    if not path.exists(file) then return nil, file .. ": stem file missing" end
+    add_stem(group_of(groups, order, stem), stem, file)
+    if stem.preset and not seen[stem.preset] then
+      seen[stem.preset] = true
+      presets[#presets + 1] = stem.preset
+    end
+  end
+  return { groups = order, presets = presets }
+end
+
+local function depth(track)
+  return math.floor(reaper.GetMediaTrackInfo_Value(track, "I_FOLDERDEPTH"))
+end
+
+--- Where a folder can go right under `source` at the same folder level: the index after
+--- the source's last descendant, and the depth changes that keep every folder intact.
+function import.insert_point(source)
+  local index = math.floor(reaper.GetMediaTrackInfo_Value(source, "IP_TRACKNUMBER")) - 1
+  local count = reaper.CountTracks(0)
+  local level, before = 0, {}
+  for i = 0, count - 1 do
+    before[i] = level
+    level = level + depth(reaper.GetTrack(0, i))
+  end
+  local source_level = before[index]
+  local last = index
+  while last < count - 1 and before[last] + depth(reaper.GetTrack(0, last)) > source_level do
+    last = last + 1
+  end
+  local last_track = reaper.GetTrack(0, last)
+  local kept = source_level - before[last]
+  return { index = last + 1, last = last_track, last_depth = kept,
+    closes = depth(last_track) - kept }
+end
+
+local function new_track(index, name, folder_depth)
+  reaper.InsertTrackAtIndex(index, false)
+  local track = reaper.GetTrack(0, index)
+  reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
+  reaper.SetMediaTrackInfo_Value(track, "I_FOLDERDEPTH", folder_depth)
+  return track
+end
+
+--- Insert "<name> stems" and one child per stem; returns the children by stem name.
+local function insert_folder(source, name, stem_names)
+  local at, closes = reaper.CountTracks(0), 0
+  if source then
+    local point = import.insert_point(source)
+    reaper.SetMediaTrackInfo_Value(point.last, "I_FOLDERDEPTH", point.last_depth)
+    at, closes = point.index, point.closes
+  end
+  new_track(at, name .. " stems", 1)
+  local children = {}
+  for i, stem_name in ipairs(stem_names) do
+    local last = i == #stem_names
+    children[stem_name] = new_track(at + i, stem_name, last and (closes - 1) or 0)
+  end
+  return children
+end
+
+local ITEM_COPIES = {
+  "D_FADEINLEN", "D_FADEOUTLEN", "D_FADEINLEN_AUTO", "D_FADEOUTLEN_AUTO", "C_FADEINSHAPE",
+  "C_FADEOUTSHAPE", "D_FADEINDIR", "D_FADEOUTDIR", "D_VOL", "B_MUTE",
+}
+local TAKE_COPIES = { "D_VOL", "D_PAN" }
+
+--- Item and take properties for a stem: the original item's, when it still exists.
+local function stem_properties(entry)
+  local props = { item = {}, take = {}, position_s = entry.position_s, length_s = entry.length_s }
+  local original = entry.item_guid and project.find_item(entry.item_guid)
+  if not original then return props end
+  for _, key in ipairs(ITEM_COPIES) do
+    props.item[key] = reaper.GetMediaItemInfo_Value(original, key)
+  end
+  local take = reaper.GetActiveTake(original)
+  for _, key in ipairs(take and TAKE_COPIES or {}) do
+    props.take[key] = reaper.GetMediaItemTakeInfo_Value(take, key)
+  end
+  -- Same place as when it was rendered: keep its exact length (no sample rounding).
+  local position = reaper.GetMediaItemInfo_Value(original, "D_POSITION")
+  if math.abs(position - entry.position_s) < 0.0005 then
+    props.length_s = reaper.GetMediaItemInfo_Value(original, "D_LENGTH")
+  end
+  return props
+end
+
+local function add_stem_item(track, file, stem_name, props)
+  local source = reaper.PCM_Source_CreateFromFile(file)
+  if not source then return nil, file .. ": REAPER cannot open this stem" end
+  local item = reaper.AddMediaItemToTrack(track)
+  local take = reaper.AddTakeToMediaItem(item)
+  reaper.SetMediaItemTake_Source(take, source)
+  reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", stem_name, true)
+  reaper.SetMediaItemInfo_Value(item, "D_POSITION", props.position_s)
+  reaper.SetMediaItemInfo_Value(item, "D_LENGTH", props.length_s)
+  reaper.SetMediaItemInfo_Value(item, "B_LOOPSRC", 0)
+  for key, value in pairs(props.item) do reaper.SetMediaItemInfo_Value(item, key, value) end
+  for key, value in pairs(props.take) do reaper.SetMediaItemTakeInfo_Value(take, key, value) end
+  return item
+end
+
+local function import_group(group)
+  local source = (group.track_guid and project.find_track(group.track_guid))
+    or (group.track and project.find_track_named(group.track))
+  local name = source and project.track_name(source)
+    or group.track or path.basename(group.input or "stems")
+  local children = insert_folder(source, name, group.stem_names)
+  local count = 0
+  for _, entry in ipairs(group.item_order) do
+    local props = stem_properties(entry)
+    for stem_name, file in pairs(entry.files) do
+      local item, err = add_stem_item(children[stem_name], file, stem_name, props)
+      if not item then return nil, err end
+      count = count + 1
+    end
+  end
+  if source then reaper.SetMediaTrackInfo_Value(source, "B_MUTE", 1) end
+  return count
+end
+
+--- The undo point's name: "samaudio: <preset>, <preset>".
+function import.undo_name(plan)
+  if #plan.presets == 0 then return M.TITLE .. ": import stems" end
+  return M.TITLE .. ": " .. table.concat(plan.presets, ", ")
+end
+
+--- Import a planned result in one undo block; returns the number of stem items.
+function import.apply(plan)
+  local total, failure = 0, nil
+  reaper.Undo_BeginBlock()
+  reaper.PreventUIRefresh(1)
+  for _, group in ipairs(plan.groups) do
+    local ok, count, err = pcall(import_group, group)
+    if not ok then failure = count break end
+    if count == nil then failure = err break end
+    total = total + count
+  end
+  reaper.PreventUIRefresh(-1)
+  reaper.TrackList_AdjustWindows(false)
+  reaper.UpdateArrange()
+  reaper.Undo_EndBlock(import.undo_name(plan), -1)
+  if failure then
+    return nil, tostring(failure) .. " (use Undo to remove the part that was imported)"
+  end
+  return total
+end
+
+--- Plan and apply; returns the number of stem items, or nil and a one-line error.
+function import.run(result_file)
+  local plan, err = import.plan(result_file)
+  if not plan then return nil, err end
+  return import.apply(plan)
+end
+
+---------------------------------------------------------------------------
+-- Action: separate items (selected items, or the items on the selected tracks)
+---------------------------------------------------------------------------
+
+local separate = {}
+M.separate = separate
+
+separate.POLL_S = 0.2
+
+local function ask_selection(track_name)
+  local last = reaper.GetExtState(M.EXT_SECTION, "last_answer")
+  local title = M.TITLE .. ": what to separate from '" .. track_name .. "'"
+  local ok, answer = reaper.GetUserInputs(title, 1, "Preset name or prompt:,extrawidth=240", last)
+  if not ok then return nil end -- the user cancelled: stop quietly
+  local selection, err = names.parse_answer(answer)
+  if not selection then return nil, "track '" .. track_name .. "': " .. err end
+  reaper.SetExtState(M.EXT_SECTION, "last_answer", answer, true)
+  return selection
+end
+
+--- What to separate from each track (by track GUID): the name's [tag] or {prompt}, or
+--- the user's answer. Returns nil and a message (or nil alone when the user cancelled).
+function separate.selections(infos)
+  local by_track = {}
+  for _, info in ipairs(infos) do
+    if not by_track[info.track_guid] then
+      local selection, err = names.selection(info.track_name)
+      if err then return nil, "track '" .. info.track_name .. "': " .. err end
+      if not selection then
+        selection, err = ask_selection(info.track_name)
+        if not selection then return nil, err end
+      end
+      by_track[info.track_guid] = selection
+    end
+  end
+  return by_track
+end
+
+function separate.describe(items)
+  local infos = {}
+  for _, item in ipairs(items) do
+    local info, err = render.describe(item)
+    if not info then return nil, err end
+    infos[#infos + 1] = info
+  end
+  return infos
+end
+
+local function accept_take_fx(infos)
+  for _, info in ipairs(infos) do
+    if info.take_fx > 0 then
+      local text = "The " .. info.where .. " has take FX. REAPER's audio accessor reads " ..
+        "a take before its FX, so samaudio-daw will hear it without them.\n\nContinue anyway?"
+      local answer = reaper.ShowMessageBox(text, M.TITLE, 1)
+      return answer == 1
+    end
+  end
+  return true
+end
+
+--- Render every item into a new job folder and write its manifest; returns the folder.
+function separate.prepare(cfg, infos, selections)
+  local dir, err = job.new_folder()
+  if not dir then return nil, err end
+  local ts_start, ts_end = project.time_selection()
+  local time_selection = ts_start and { ts_start, ts_end } or nil
+  local regions = project.regions()
+  local items = {}
+  for i, info in ipairs(infos) do
+    local name = string.format("%02d-%s", i, names.slug(info.track_name))
+    local frames, render_err = render.to_wav(info, path.join(dir, "input", name .. ".wav"))
+    if not frames then return nil, render_err end
+    -- The dsp backend takes no time spans; others get the time selection and regions,
+    -- and the preset decides whether they reach the model.
+    local spans = cfg.backend ~= "dsp" and
+      project.spans(info.position_s, info.length_s, time_selection, regions) or nil
+    items[i] = job.item(info, "input/" .. name .. ".wav", name, selections[info.track_guid], spans)
+  end
+  local _, project_file = reaper.EnumProjects(-1)
+  local text = json.encode(job.manifest(items, cfg, project_file), "  ") .. "\n"
+  local ok, write_err = path.write_atomic(path.join(dir, "job.json"), text)
+  if not ok then return nil, "cannot write the job manifest: " .. tostring(write_err) end
+  return dir
+end
+
+--- What happens once the run has ended: import the stems, or say why not.
+function separate.finish(ctx, status)
+  ctx.finished = true
+  ctx.window:close()
+  if status.state == "done" and not ctx.cancelling then
+    local result = status.result or path.join(ctx.dir, "stems", "result.json")
+    local count, err = import.run(result)
+    if not count then M.message(err, M.TITLE .. ": import failed") end
+  elseif status.state == "failed" then
+    M.message(status.message or "samaudio-daw failed", M.TITLE .. ": separation failed")
+  elseif ctx.cancelling then
+    M.console("cancelled; the project was not changed")
+  else
+    local line = bridge.last_error(ctx.dir) or string.format(
+      "samaudio-daw stopped (exit code %s) without finishing; see %s",
+      tostring(status.code), path.join(ctx.dir, "bridge.log"))
+    M.message(line, M.TITLE .. ": separation failed")
+  end
+end
+
+local function percent(fraction)
+  return string.format("%d%%", math.floor(100 * math.min(math.max(fraction, 0), 1) + 0.5))
+end
+
+local function poll_once(ctx)
+  local status = bridge.poll(ctx.dir)
+  if status and status.state ~= "running" then return status end
+  if status then
+    ctx.fraction = tonumber(status.progress) or ctx.fraction
+    if ctx.cancelling then
+      bridge.request_cancel(ctx.dir) -- the runner clears a request made before it started
+    else
+      ctx.message = "separating " .. percent(ctx.fraction) .. "  " .. tostring(status.message or "")
+    end
+  end
+  return nil
+end
+
+--- Follow the background run with a progress window, without blocking REAPER.
+function separate.follow(dir, title)
+  local ctx = { dir = dir, window = window.open(title), message = "starting samaudio-daw...",
+    fraction = 0, last_poll = -math.huge, cancelling = false, finished = false }
+  reaper.atexit(function()
+    if not ctx.finished then bridge.request_cancel(dir) end
+    ctx.window:close()
+  end)
+  local function step()
+    if ctx.window:draw(ctx.message, ctx.fraction) == "cancel" and not ctx.cancelling then
+      ctx.cancelling = true
+      ctx.message = "cancelling..."
+      bridge.request_cancel(dir)
+    end
+    local now = reaper.time_precise()
+    if now - ctx.last_poll >= separate.POLL_S then
+      ctx.last_poll = now
+      local final = poll_once(ctx)
+      if final then return separate.finish(ctx, final) end
+    end
+    reaper.defer(step)
+  end
+  step()
+  return ctx
+end
+
+--- The whole action; `mode` is "items" (selected items) or "tracks" (selected tracks).
+function separate.run(script_dir, mode)
+  local cfg, err = config.load(script_dir)
+  if not cfg then return M.message(err, M.TITLE .. ": bridge missing") end
+  local items = mode == "tracks" and project.items_on_selected_tracks() or project.selected_items()
+  if #items == 0 then
+    return M.message(mode == "tracks"
+      and "Select one or more tracks that have items (and, optionally, a time selection) first."
+      or "Select one or more items first.", M.TITLE)
+  end
+  local infos, selections, dir
+  infos, err = separate.describe(items)
+  if not infos then return M.message(err, M.TITLE) end
+  selections, err = separate.selections(infos)
+  if not selections then
+    if err then M.message(err, M.TITLE) end
+    return
+  end
+  if not accept_take_fx(infos) then return end
+  dir, err = separate.prepare(cfg, infos, selections)
+  if not dir then return M.message(err, M.TITLE) end
+  local started, start_err = bridge.start(cfg, dir)
+  if not started then return M.message(start_err, M.TITLE .. ": bridge failed") end
+  return separate.follow(dir, M.TITLE .. ": separating " .. #infos .. " item(s)")
+end
+
+---------------------------------------------------------------------------
+-- Action: choose a preset for the selected tracks (writes the [tag])
+---------------------------------------------------------------------------
+
+local presets = {}
+M.presets = presets
+
+--- The presets `samaudio-daw presets list --json` reports, or nil and why not.
+function presets.list(cfg)
+  local code, output = config.run_blocking(cfg, { "presets", "list", "--json" }, 30000)
+  if not code then return nil, output end
+  local start = output:find("[", 1, true)
+  if code ~= 0 or not start then
+    local last = output:match("([^\r\n]+)[\r\n]*$") or "no output"
+    return nil, "samaudio-daw presets list failed (exit code " .. code .. "): " .. last
+  end
+  local list = json.decode(output:sub(start))
+  if type(list) ~= "table" or #list == 0 then return nil, "samaudio-daw reported no presets" end
+  return list
+end
+
+local function menu_text(text)
+  return (text:gsub("|", "/"):gsub("^[#!<>]+", ""))
+end
+
+--- gfx.showmenu text: one entry per preset, then "Clear preset tag" (no separators,
+--- so entry n is preset n).
+function presets.menu(list)
+  local entries = {}
+  for i, preset in ipairs(list) do
+    local description = tostring(preset.description or "")
+    if #description > 60 then description = description:sub(1, 57) .. "..." end
+    entries[i] = menu_text(preset.name .. (description ~= "" and ("  -  " .. description) or ""))
+  end
+  entries[#entries + 1] = "Clear preset tag"
+  return table.concat(entries, "|")
+end
+
+function presets.choose(script_dir)
+  local cfg, err = config.load(script_dir)
+  if not cfg then return M.message(err, M.TITLE .. ": bridge missing") end
+  local count = reaper.CountSelectedTracks(0)
+  if count == 0 then return M.message("Select one or more tracks first.", M.TITLE) end
+  local list, list_err = presets.list(cfg)
+  if not list then return M.message(list_err, M.TITLE .. ": presets") end
+  gfx.init(M.TITLE .. ": presets", 0, 0)
+  gfx.x, gfx.y = gfx.mouse_x, gfx.mouse_y
+  local choice = gfx.showmenu(presets.menu(list))
+  gfx.quit()
+  if choice < 1 or choice > #list + 1 then return end
+  local chosen = list[choice] and list[choice].name
+  reaper.Undo_BeginBlock()
+  for i = 0, count - 1 do
+    local track = reaper.GetSelectedTrack(0, i)
+    local name = project.track_name(track)
+    local renamed = chosen and names.with_tag(name, chosen) or names.without_tag(name)
+    reaper.GetSetMediaTrackInfo_String(track, "P_NAME", renamed, true)
+  end
+  local what = chosen and ("preset " .. chosen) or "clear preset tag"
+  reaper.Undo_EndBlock(M.TITLE .. ": " .. what, -1)
+end
+
+---------------------------------------------------------------------------
+-- Action: import a result manifest (from `samaudio-daw render`, `run` or the OSC server)
+---------------------------------------------------------------------------
+
+function import.choose_and_run()
+  local title = M.TITLE .. ": import stems from result.json"
+  local ok, file = reaper.GetUserFileNameForRead("", title, "json")
+  if not ok then return end
+  local count, err = import.run(file)
+  if not count then return M.message(err, M.TITLE .. ": import failed") end
+  M.console(string.format("imported %d stem item(s) from %s", count, file))
+end
+
+return M
