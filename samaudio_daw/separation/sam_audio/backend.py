@@ -1,0 +1,207 @@
+"""The ``sam-audio`` separator backend: SAM-Audio behind the project's Separator interface.
+
+Importing this module is cheap (no torch): the registry imports it to call ``describe()``.
+torch, transformers and the model load when a separator is built and first used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from samaudio_daw.separation.backends import BackendInfo, BackendOptions
+from samaudio_daw.separation.base import (
+    ProgressCallback,
+    Prompt,
+    PromptNotSupportedError,
+    SeparationError,
+)
+
+if TYPE_CHECKING:
+    from samaudio_daw.separation.sam_audio.cache import ModelCache
+    from samaudio_daw.separation.sam_audio.model import SamAudio
+    from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
+
+MODEL_ENV = "SAMAUDIO_MODEL"
+IMPLEMENTATION_VERSION = 1
+"""Bumped whenever a change here changes the audio, so cached results are not reused."""
+_EXTRA_KEYS = ("overlap", "batch_size")
+
+
+def configured_model(option: str | None) -> str:
+    """The model folder or hub id: ``--model``, else $SAMAUDIO_MODEL, else a ModelNotFoundError."""
+    from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
+
+    model = option or os.environ.get(MODEL_ENV, "").strip()
+    if not model:
+        raise ModelNotFoundError(
+            f"the sam-audio backend needs a model: pass --model DIR_OR_HUB_ID or set {MODEL_ENV}. "
+            + ACCESS_HELP
+        )
+    # A folder is named by its absolute path, so cache keys do not depend on the working dir.
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
+
+
+def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int]:
+    """``overlap`` (fraction) and ``batch_size`` from BackendOptions.extra; other keys are not ours."""
+    values: dict[str, float | int] = {}
+    for key, raw in extra:
+        if key not in _EXTRA_KEYS:
+            continue
+        try:
+            values[key] = float(raw) if key == "overlap" else int(raw)
+        except ValueError as error:
+            raise SeparationError(f"sam-audio option {key}={raw!r} is not a number") from error
+    return values
+
+
+class SamAudioSeparator:
+    """Text-prompted separation with SAM-Audio; one target per prompt, same shape as the input.
+
+    ``cache`` keeps loaded models between jobs; by default the process-wide one.
+    """
+
+    name = "sam-audio"
+    block_s: float | None = 60.0
+
+    def __init__(self, options: BackendOptions, cache: ModelCache | None = None) -> None:
+        from samaudio_daw.separation.sam_audio.device import resolve_device, resolve_dtype
+        from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
+
+        self.model_id = configured_model(options.model)
+        extra = _extra_settings(options.extra)
+        try:
+            self.device = resolve_device(options.device)
+            self.dtype = resolve_dtype(options.dtype, self.device)
+            self.track_settings: TrackSettings = TrackSettings(
+                steps=options.steps,
+                seed=options.seed,
+                chunk_s=options.chunk_s,
+                overlap=float(extra.get("overlap", TrackSettings.overlap)),
+                output=options.output,
+                batch_size=int(extra.get("batch_size", TrackSettings.batch_size)),
+            )
+        except ValueError as error:
+            raise SeparationError(f"sam-audio: {error}") from error
+        self._cache = cache
+
+    @classmethod
+    def describe(cls) -> BackendInfo:
+        """Whether torch and transformers are installed and a model is configured; loads nothing."""
+        missing = [
+            name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None
+        ]
+        return BackendInfo(
+            name="sam-audio",
+            available=not missing,
+            summary=f"Meta SAM-Audio, any text prompt, GPU recommended; {_model_note()}",
+            capabilities=("text prompts", "time spans", "stereo masks", "any sample rate"),
+            why_unavailable=f"missing Python packages: {', '.join(missing)}" if missing else "",
+        )
+
+    def check_prompts(self, prompts: Sequence[Prompt]) -> None:
+        """Any non-empty text is a valid SAM-Audio prompt."""
+        for prompt in prompts:
+            if not isinstance(prompt, Prompt) or not prompt.text.strip():
+                raise PromptNotSupportedError(f"sam-audio needs a text prompt, got {prompt!r}")
+
+    def settings(self) -> dict[str, object]:
+        from samaudio_daw.separation.sam_audio.device import dtype_name
+
+        s = self.track_settings
+        return {
+            "backend": self.name,
+            "implementation": IMPLEMENTATION_VERSION,
+            "model": self.model_id,
+            "dtype": dtype_name(self.dtype),
+            "steps": s.steps,
+            "seed": s.seed,
+            "chunk_s": s.chunk_s,
+            "overlap": s.overlap,
+            "output": s.output,
+        }
+
+    def model(self) -> SamAudio:
+        """The loaded model, from the cache (loads it on first use)."""
+        from samaudio_daw.separation.sam_audio.cache import process_cache
+
+        cache = self._cache if self._cache is not None else process_cache()
+        return cache.get(self.model_id, self.device, self.dtype)
+
+    def separate(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        prompts: Sequence[Prompt],
+        progress: ProgressCallback | None = None,
+    ) -> list[np.ndarray]:
+        """audio: (channels, frames) float32 at ``sample_rate`` → one (channels, frames) per prompt."""
+        import torch
+
+        from samaudio_daw.separation.sam_audio.pipeline import separate_track
+
+        _check_audio(audio, sample_rate)
+        self.check_prompts(prompts)
+        if not prompts or audio.shape[1] == 0:
+            return [np.zeros_like(audio, dtype=np.float32) for _ in prompts]
+        model = self.model()
+        if model.device.type == "cpu":
+            self._warn_cpu(model, audio.shape[1] / sample_rate, len(prompts))
+        # A private float32 copy: the caller's array is never changed.
+        samples = torch.from_numpy(np.array(audio, dtype=np.float32, copy=True))
+        targets = separate_track(
+            model, samples, sample_rate, prompts, self.track_settings, progress
+        )
+        return [target.numpy() for target in targets]
+
+    def _warn_cpu(self, model: SamAudio, audio_s: float, n_prompts: int) -> None:
+        from samaudio_daw.separation.sam_audio.device import (
+            CpuSlowWarning,
+            estimate_seconds,
+            format_duration,
+        )
+
+        s = self.track_settings
+        eta = estimate_seconds(model, audio_s, n_prompts, s.steps, s.chunk_s, s.overlap)
+        warnings.warn(
+            CpuSlowWarning(
+                f"SAM-Audio is running on the CPU: expect roughly {format_duration(eta)} for "
+                f"{format_duration(audio_s)} of audio with {n_prompts} prompt(s) and {s.steps} "
+                "steps. On a CUDA GPU (--device cuda) it runs faster than real time."
+            ),
+            stacklevel=3,
+        )
+
+
+def _model_note() -> str:
+    model = os.environ.get(MODEL_ENV, "").strip()
+    if model:
+        return f"model: {model} (from ${MODEL_ENV})"
+    return (
+        f"no model set: pass --model DIR_OR_HUB_ID or set ${MODEL_ENV} "
+        "(weights: request access to facebook/sam-audio-large on Hugging Face)"
+    )
+
+
+def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
+    if not isinstance(audio, np.ndarray) or audio.ndim != 2:
+        raise SeparationError(
+            f"sam-audio: audio must be a (channels, frames) array, got {getattr(audio, 'shape', audio)!r}"
+        )
+    if audio.shape[0] < 1:
+        raise SeparationError("sam-audio: audio has no channels")
+    if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
+        raise SeparationError(
+            f"sam-audio: sample_rate must be a positive integer, got {sample_rate!r}"
+        )
+    if not np.isfinite(audio).all():
+        raise SeparationError(
+            "sam-audio: audio contains NaN or infinite samples; fix the input file"
+        )

@@ -1,0 +1,310 @@
+"""Separate one track of any rate and channel count with a loaded SamAudio, in clips.
+
+Flow: downmix and resample to the model's 48 kHz mono view → cut into equal, overlapping,
+hop-aligned clips → for every (clip, prompt) pair, batched: encode, integrate the ODE,
+decode the target → per clip either a ratio mask against the model's view of the mixture
+(``masked``) or the decoded audio (``generated``) → blend clips with crossfades → masked:
+normalise the masks across prompts and apply them to every input channel at its own rate.
+
+Every clip shares one noise draw for the whole track (sliced at the clip's frames), so
+neighbouring clips start the ODE from the same noise where they overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from samaudio_daw.separation.base import ProgressCallback, Prompt
+from samaudio_daw.separation.sam_audio.anchors import Anchor
+from samaudio_daw.separation.sam_audio.chunks import (
+    ChunkPlan,
+    OverlapAdd,
+    frames_for_seconds,
+    plan_chunks,
+)
+from samaudio_daw.separation.sam_audio.codec import WATERMARK_BITS
+from samaudio_daw.separation.sam_audio.device import in_batches, out_of_memory_error
+from samaudio_daw.separation.sam_audio.masks import (
+    StftGrid,
+    apply_masks,
+    normalise_masks,
+    project_masks,
+    ratio_mask,
+)
+from samaudio_daw.separation.sam_audio.model import SamAudio
+from samaudio_daw.separation.sam_audio.processor import label_frames
+from samaudio_daw.separation.sam_audio.resample import resample
+from samaudio_daw.separation.sam_audio.text import TextFeatures
+
+OutputMode = Literal["masked", "generated"]
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """What changes the output besides the model, the audio and the prompts.
+
+    chunk_s: clip length (rounded to whole latent frames of 40 ms); overlap: fraction of a
+    clip shared with the next; batch_size: (clip, prompt) pairs per forward pass.
+    """
+
+    steps: int = 16
+    seed: int = 0
+    chunk_s: float = 10.0
+    overlap: float = 0.25
+    output: OutputMode = "masked"
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if not 0.04 <= self.chunk_s <= 400.0:
+            raise ValueError(f"chunk_s must be between 0.04 and 400 seconds, got {self.chunk_s}")
+        if not 0.0 <= self.overlap <= 0.75:
+            raise ValueError(f"overlap must be between 0 and 0.75, got {self.overlap}")
+        if self.output not in ("masked", "generated"):
+            raise ValueError(f"output must be 'masked' or 'generated', got {self.output!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """The track as the model hears it: mono, 48 kHz, padded to whole frames.
+
+    mono: (frames·hop,) float32 on the model's device; samples: length before padding.
+    """
+
+    mono: torch.Tensor
+    samples: int
+
+
+@dataclass(frozen=True)
+class ClipInputs:
+    """Per-track constants shared by every batch: clip audio (clips, L) and latents
+    (clips, C, frames), text features (prompts, S, ·), noise (total_frames, 2C), bits (16,)."""
+
+    clips: torch.Tensor
+    latents: torch.Tensor
+    text: TextFeatures
+    noise: torch.Tensor
+    bits: torch.Tensor
+
+
+Item = tuple[int, int]
+"""(clip index, prompt index)."""
+
+
+def model_view(audio: torch.Tensor, sample_rate_hz: int, model: SamAudio) -> ModelView:
+    """(channels, samples) at ``sample_rate_hz`` → the 48 kHz mono view, padded to a hop multiple.
+
+    Padding is reflected, as the official codec pads, unless the clip is too short for it.
+    """
+    mono = resample(audio.mean(dim=0), sample_rate_hz, model.sample_rate_hz)
+    samples = mono.shape[-1]
+    extra = -samples % model.hop_samples
+    mode = "reflect" if samples > extra else "constant"
+    padded = torch.nn.functional.pad(mono[None, None], (0, extra), mode=mode)[0, 0]
+    return ModelView(padded.to(model.device), samples)
+
+
+def clip_anchors(prompt: Prompt, start_s: float, length_s: float) -> tuple[Anchor, ...]:
+    """The prompt's time spans that touch the clip, in seconds from the clip's start."""
+    anchors = []
+    for span in prompt.spans:
+        start, end = max(0.0, span.start_s - start_s), min(length_s, span.end_s - start_s)
+        if end > start:
+            anchors.append(Anchor(span.sign, start, end))
+    return tuple(anchors)
+
+
+def prepare_inputs(
+    model: SamAudio,
+    view: ModelView,
+    plan: ChunkPlan,
+    prompts: Sequence[Prompt],
+    settings: TrackSettings,
+) -> ClipInputs:
+    """Cut the clips, encode them and the prompts, and draw the seeded noise and watermark."""
+    length = plan.chunk_frames * model.hop_samples
+    clips = torch.stack([view.mono[s * model.hop_samples :][:length] for s in plan.starts])
+    encoded = in_batches(
+        range(len(plan.starts)),
+        settings.batch_size,
+        lambda batch, _: model.encode_audio(clips[list(batch), None]),
+        lambda error: out_of_memory_error(model, settings.chunk_s, error),
+        model.device,
+    )
+    latents = torch.cat([latent for _, latent in encoded])
+    generator = torch.Generator().manual_seed(settings.seed)
+    channels = 2 * model.config.latent_channels
+    noise = torch.randn((plan.total_frames, channels), generator=generator)
+    bits = torch.randint(0, 2, (WATERMARK_BITS,), generator=generator)
+    text = model.encode_text([prompt.text for prompt in prompts])
+    return ClipInputs(clips, latents, text, noise.to(model.device), bits.to(model.device))
+
+
+def generate_targets(
+    model: SamAudio,
+    items: Sequence[Item],
+    plan: ChunkPlan,
+    prompts: Sequence[Prompt],
+    inputs: ClipInputs,
+    steps: int,
+    on_step: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Decoded targets (len(items), clip samples) float32 for a batch of (clip, prompt) pairs."""
+    clip_ids = [c for c, _ in items]
+    prompt_ids = torch.tensor([p for _, p in items])
+    frame_s = model.hop_samples / model.sample_rate_hz
+    anchors = [
+        clip_anchors(prompts[p], plan.starts[c] * frame_s, plan.chunk_frames * frame_s)
+        for c, p in items
+    ]
+    labels = label_frames(
+        anchors, [plan.chunk_frames] * len(items), model.sample_rate_hz, model.hop_samples
+    )
+    text = TextFeatures(
+        inputs.text.features[prompt_ids.to(inputs.text.features.device)],
+        inputs.text.mask[prompt_ids.to(inputs.text.mask.device)],
+    )
+    cond = model.condition(inputs.latents[clip_ids], labels, text)
+    noise = torch.stack([inputs.noise[plan.starts[c] :][: plan.chunk_frames] for c in clip_ids])
+    final = model.solve(noise, cond, steps, on_step)
+    # Only the target half (the first C channels) is decoded: masks need nothing else.
+    target = final[..., : model.config.latent_channels].transpose(1, 2)
+    bits = inputs.bits.expand(len(items), -1)
+    return model.decode(target, bits)[:, 0]
+
+
+def _accumulate(
+    blend: OverlapAdd,
+    items: Sequence[Item],
+    waves: torch.Tensor,
+    plan: ChunkPlan,
+    inputs: ClipInputs,
+    output: OutputMode,
+    model: SamAudio,
+) -> None:
+    """Blend a batch's decoded targets (n, clip samples) as masks or as audio."""
+    grid = StftGrid(model.sample_rate_hz)
+    if output == "masked":
+        values = ratio_mask(waves, inputs.clips[[c for c, _ in items]], grid)
+    else:
+        values = waves
+    # Clip starts are whole latent frames, i.e. whole STFT hops (1920 = 2 × 960 samples).
+    unit = grid.hop if output == "masked" else 1
+    for (clip, prompt), value in zip(items, values, strict=True):
+        blend.add(prompt, plan.starts[clip] * model.hop_samples // unit, value)
+
+
+def _blend_shape(
+    model: SamAudio, view: ModelView, n_prompts: int, output: OutputMode
+) -> tuple[int, ...]:
+    if output == "generated":
+        return (n_prompts, view.mono.shape[-1])
+    grid = StftGrid(model.sample_rate_hz)
+    return (n_prompts, grid.n_fft // 2 + 1, grid.frames(view.mono.shape[-1]))
+
+
+def blend_clips(
+    model: SamAudio,
+    view: ModelView,
+    plan: ChunkPlan,
+    prompts: Sequence[Prompt],
+    settings: TrackSettings,
+    progress: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """Run every (clip, prompt) pair and blend: masks (P, bins, frames) on the 48 kHz grid
+    when ``settings.output`` is masked, else audio (P, padded samples)."""
+    inputs = prepare_inputs(model, view, plan, prompts, settings)
+    if progress is not None:
+        progress(0.05)
+    items = [(c, p) for c in range(len(plan.starts)) for p in range(len(prompts))]
+    blend = OverlapAdd(_blend_shape(model, view, len(prompts), settings.output), model.device)
+
+    def run(batch: Sequence[Item], done: int) -> torch.Tensor:
+        report = _step_reporter(progress, done, len(batch), len(items), settings.steps)
+        return generate_targets(model, batch, plan, prompts, inputs, settings.steps, report)
+
+    for batch, waves in in_batches(
+        items,
+        settings.batch_size,
+        run,
+        lambda error: out_of_memory_error(model, settings.chunk_s, error),
+        model.device,
+    ):
+        _accumulate(blend, batch, waves, plan, inputs, settings.output, model)
+    return blend.result()
+
+
+def _step_reporter(
+    progress: ProgressCallback | None, done: int, size: int, total: int, steps: int
+) -> Callable[[int], None] | None:
+    """Progress after each ODE step: 5 % for preparation, 90 % for the pairs, 5 % to finish."""
+    if progress is None:
+        return None
+    callback = progress
+
+    def report(step: int) -> None:
+        callback(0.05 + 0.9 * (done + size * step / steps) / total)
+
+    return report
+
+
+def separate_track(
+    model: SamAudio,
+    audio: torch.Tensor,
+    sample_rate_hz: int,
+    prompts: Sequence[Prompt],
+    settings: TrackSettings,
+    progress: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """audio: (channels, samples) float32 at ``sample_rate_hz`` → targets (P, channels, samples).
+
+    Masked output keeps every channel and the full band, and the targets never add up to
+    more than the mixture in any time-frequency cell; generated output is the model's own
+    audio, resampled and copied to every channel. Float32 on the CPU.
+    """
+    with torch.inference_mode():
+        view = model_view(audio, sample_rate_hz, model)
+        total_frames = view.mono.shape[-1] // model.hop_samples
+        chunk = frames_for_seconds(settings.chunk_s, model.sample_rate_hz, model.hop_samples)
+        plan = plan_chunks(total_frames, chunk, settings.overlap)
+        blended = blend_clips(model, view, plan, prompts, settings, progress)
+        if settings.output == "generated":
+            targets = _finish_generated(blended, view, audio.shape, sample_rate_hz, model)
+        else:
+            targets = _finish_masked(blended, audio, sample_rate_hz, model)
+    if progress is not None:
+        progress(1.0)
+    return targets.cpu()
+
+
+def _finish_masked(
+    masks: torch.Tensor, audio: torch.Tensor, sample_rate_hz: int, model: SamAudio
+) -> torch.Tensor:
+    """Normalised 48 kHz masks (P, bins, frames) → targets (P, channels, samples) at the input rate."""
+    grid = StftGrid(sample_rate_hz)
+    frames = grid.frames(audio.shape[-1])
+    projected = project_masks(
+        normalise_masks(masks), StftGrid(model.sample_rate_hz), grid, frames, sample_rate_hz
+    )
+    return apply_masks(audio.to(model.device, torch.float32), projected, grid)
+
+
+def _finish_generated(
+    waves: torch.Tensor,
+    view: ModelView,
+    shape: torch.Size,
+    sample_rate_hz: int,
+    model: SamAudio,
+) -> torch.Tensor:
+    """Blended 48 kHz audio (P, padded samples) → (P, channels, samples) at the input rate."""
+    channels, samples = shape
+    at_rate = resample(waves[:, : view.samples], model.sample_rate_hz, sample_rate_hz)
+    at_rate = torch.nn.functional.pad(at_rate, (0, max(0, samples - at_rate.shape[-1])))
+    return at_rate[:, None, :samples].expand(-1, channels, -1).contiguous()

@@ -1,0 +1,109 @@
+"""Long audio in several clips: no click and no level or tone step where clips meet.
+
+The stem's short-term energy and spectral centroid are measured in 50 ms windows; the step
+across each clip boundary (mean over 0.25 s after minus mean over 0.25 s before) must be no
+larger than the same step measured away from every boundary, and the largest sample-to-sample
+jump near a boundary no larger than elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from samaudio_daw.separation.backends import BackendOptions
+from samaudio_daw.separation.base import Prompt
+from samaudio_daw.separation.sam_audio.backend import SamAudioSeparator
+from samaudio_daw.separation.sam_audio.cache import process_cache
+from samaudio_daw.separation.sam_audio.chunks import OverlapAdd, plan_chunks
+
+REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
+RATE_HZ = 44100
+SECONDS = 6.0
+CHUNK_S = 2.0
+FRAME_S = 1920 / 48000
+WINDOW_S = 0.05
+SIDE_S = 0.25
+MARGIN = 1.25
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Small models on shared 2-core runners: spinning OpenMP threads cost more than they give."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def steady_mix() -> np.ndarray:
+    """Six seconds of steady tones and noise, stereo: its stems should be steady too."""
+    rng = np.random.default_rng(3)
+    t = np.arange(round(SECONDS * RATE_HZ)) / RATE_HZ
+    mono = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 1760 * t)
+    mono = mono + 0.05 * rng.standard_normal(t.size)
+    return np.stack([mono, 0.8 * mono]).astype(np.float32)
+
+
+def clip_boundaries_s() -> list[float]:
+    """Where clips start and end (except the track's own ends), in seconds."""
+    plan = plan_chunks(round(SECONDS / FRAME_S), round(CHUNK_S / FRAME_S), 0.25)
+    starts = [s * FRAME_S for s in plan.starts[1:]]
+    ends = [(s + plan.chunk_frames) * FRAME_S for s in plan.starts[:-1]]
+    return sorted(starts + ends)
+
+
+def short_term_measures(stem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energy (dB) and spectral centroid (Hz) of channel 0 per 50 ms window."""
+    size = round(WINDOW_S * RATE_HZ)
+    count = stem.shape[-1] // size
+    frames = stem[0, : count * size].reshape(count, size) * np.hanning(size)
+    energy_db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
+    spectrum = np.abs(np.fft.rfft(frames, axis=1))
+    freqs = np.fft.rfftfreq(size, 1 / RATE_HZ)
+    return energy_db, (spectrum * freqs).sum(axis=1) / (spectrum.sum(axis=1) + 1e-12)
+
+
+def steps(series: np.ndarray, positions: list[int], side: int) -> np.ndarray:
+    return np.array(
+        [abs(series[i : i + side].mean() - series[i - side : i].mean()) for i in positions]
+    )
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference fixtures not found at {REFERENCE}")
+@pytest.mark.filterwarnings("ignore::samaudio_daw.separation.sam_audio.device.CpuSlowWarning")
+def test_no_click_or_level_step_at_clip_seams() -> None:
+    options = BackendOptions(model=str(REFERENCE), chunk_s=CHUNK_S, steps=2)
+    stem = SamAudioSeparator(options, cache=process_cache()).separate(
+        steady_mix(), RATE_HZ, [Prompt("sine tone")]
+    )[0]
+    energy_db, centroid_hz = short_term_measures(stem)
+    side = round(SIDE_S / WINDOW_S)
+    seams = [round(b / WINDOW_S) for b in clip_boundaries_s()]
+    away = [i for i in range(side, len(energy_db) - side) if all(abs(i - s) > side for s in seams)]
+    assert len(seams) >= 4 and len(away) >= 10
+    for series in (energy_db, centroid_hz):
+        assert steps(series, seams, side).max() <= MARGIN * steps(series, away, side).max()
+    jumps = np.abs(np.diff(stem[0]))
+    near = np.zeros(jumps.size, dtype=bool)
+    for boundary in clip_boundaries_s():
+        centre = round(boundary * RATE_HZ)
+        near[centre - RATE_HZ // 100 : centre + RATE_HZ // 100] = True
+    assert jumps[near].max() <= MARGIN * jumps[~near].max()
+
+
+def test_masks_crossfade_over_the_whole_overlap() -> None:
+    """Clips with constant but different masks: the blend moves gradually across each overlap."""
+    plan = plan_chunks(total_frames=400, chunk_frames=100, overlap=0.25)
+    blend = OverlapAdd((1, 400), torch.device("cpu"))
+    levels = [0.2, 0.8, 0.3, 0.9, 0.5]
+    for start, level in zip(plan.starts, levels, strict=False):
+        blend.add(0, start, torch.full((100,), level))
+    mask = blend.result()[0]
+    largest_change = max(abs(a - b) for a, b in zip(levels, levels[1:], strict=False))
+    overlap = min(a + 100 - b for a, b in zip(plan.starts, plan.starts[1:], strict=False))
+    assert mask.diff().abs().max() <= 3 * largest_change / overlap
