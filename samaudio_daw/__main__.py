@@ -2,4 +2,4 @@
 
 from samaudio_daw.cli import main
 
-main()
+main(prog_name="samaudio-daw")

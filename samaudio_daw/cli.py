@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -167,6 +168,17 @@ def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
 def main(debug: bool) -> None:
     """Pull any sound out of a mix by describing it: files, REAPER projects, jobs."""
+    # The command line owns the process: one progress bar (ours), one-line warnings.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if not debug:
+        warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"samaudio-daw: warning: {message}\n"
 
 
 def _progress(status_file: Path | None) -> Any:
