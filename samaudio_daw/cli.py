@@ -526,9 +526,12 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
 
 def _register_subcommands() -> None:
     """Commands that live with their part of the library: REAPER, OSC server, MIDI."""
+    from samaudio_daw.control.commands import midi, serve
     from samaudio_daw.reaper.commands import reaper
 
     main.add_command(reaper)
+    main.add_command(serve)
+    main.add_command(midi)
 
 
 _register_subcommands()

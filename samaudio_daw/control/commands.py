@@ -1,0 +1,258 @@
+"""Click commands ``serve`` and ``midi ports|learn``: parse, check, report; nothing more.
+
+Registered in ``samaudio_daw/cli.py`` with ``main.add_command(serve)`` and
+``main.add_command(midi)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from samaudio_daw.separation.backends import BACKEND_NAMES, BackendOptions
+
+if TYPE_CHECKING:
+    from samaudio_daw.control.lifecycle import ServeSettings
+
+EXIT_BAD_INPUT = 2
+DEFAULT_DONE_FILE = Path(tempfile.gettempdir()) / "samaudio-daw" / "last-result.json"
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"samaudio-daw: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _logger(verbose: bool) -> logging.Logger:
+    """The server's log: one line per event on stderr, with the time."""
+    log = logging.getLogger("samaudio_daw.serve")
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s serve %(levelname)s: %(message)s"))
+        log.addHandler(handler)
+    return log
+
+
+def _backend_options(params: dict[str, Any]) -> BackendOptions:
+    return BackendOptions(
+        model=params["model"] or os.environ.get("SAMAUDIO_MODEL"),
+        device=params["device"],
+        dtype=params["dtype"],
+        steps=params["steps"],
+        seed=params["seed"],
+        chunk_s=params["chunk"],
+        output=params["output"],
+    )
+
+
+def _settings(params: dict[str, Any]) -> ServeSettings:
+    from samaudio_daw.control import osc_messages
+    from samaudio_daw.control.lifecycle import ServeSettings
+    from samaudio_daw.control.midi import load_mapping
+    from samaudio_daw.control.osc_server import ReaperTarget, ReplyPolicy
+    from samaudio_daw.control.paths import Roots
+
+    roots = Roots.from_folders(params["roots"] or [Path.cwd()])
+    reaper = None
+    if params["on_done_action"] is not None or params["reaper_port"] is not None:
+        if params["on_done_action"] is None or params["reaper_port"] is None:
+            raise ValueError("--reaper-port and --on-done-action go together")
+        action = osc_messages.reaper_action(params["on_done_action"])
+        reaper = ReaperTarget(params["reaper_host"], params["reaper_port"], action)
+    mapping = load_mapping(params["midi_map"]) if params["midi_map"] else None
+    midi_port = params["midi_in"] or (mapping.port if mapping else None)
+    return ServeSettings(
+        roots=roots,
+        host=params["osc_host"],
+        port=params["osc_port"],
+        token=params["token"],
+        replies=ReplyPolicy(params["reply_host"], params["reply_port"]),
+        reaper=reaper,
+        done_file=(params["done_file"] or DEFAULT_DONE_FILE) if reaper else None,
+        midi_port=midi_port,
+        midi_mapping=mapping,
+        backend=params["backend"],
+        backend_options=_backend_options(params),
+        preset_dirs=tuple(params["presets"]),
+        max_waiting=params["max_queued"],
+    )
+
+
+PORT = click.IntRange(0, 65535)
+
+
+@click.command()
+@click.option(
+    "--osc-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback needs --token.",
+)
+@click.option(
+    "--osc-port",
+    type=PORT,
+    default=9010,
+    show_default=True,
+    help="UDP port to listen on (0: any free port, printed at start).",
+)
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A folder messages may name files in (repeatable; default: this folder).",
+)
+@click.option("--reply-host", help="Send replies here instead of to the sender's address.")
+@click.option(
+    "--reply-port",
+    type=click.IntRange(1, 65535),
+    help="Send replies to this port instead of the sender's port.",
+)
+@click.option(
+    "--reaper-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="REAPER's OSC control surface address.",
+)
+@click.option(
+    "--reaper-port",
+    type=click.IntRange(1, 65535),
+    help="REAPER's OSC listen port (with --on-done-action).",
+)
+@click.option(
+    "--on-done-action",
+    metavar="COMMAND_ID",
+    help="REAPER action to run when a job is done (e.g. _RS7d3c... or 40001).",
+)
+@click.option(
+    "--done-file",
+    type=click.Path(path_type=Path),
+    help=f"Where the last finished job's result path is written for REAPER "
+    f"[default: {DEFAULT_DONE_FILE}].",
+)
+@click.option("--midi-in", metavar="PORT", help="MIDI input port (see `samaudio-daw midi ports`).")
+@click.option("--midi-map", type=click.Path(path_type=Path), help="MIDI mapping TOML file.")
+@click.option(
+    "--token",
+    envvar="SAMAUDIO_OSC_TOKEN",
+    help="Shared secret, the first argument of every message (or SAMAUDIO_OSC_TOKEN).",
+)
+@click.option(
+    "--max-queued",
+    type=click.IntRange(1, 10_000),
+    default=16,
+    show_default=True,
+    help="Jobs that may wait; more are refused.",
+)
+@click.option(
+    "--presets",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A folder of user presets (also SAMAUDIO_PRESETS).",
+)
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="dsp", show_default=True)
+@click.option("--model", metavar="PATH_OR_ID", help="SAM-Audio checkpoint (or SAMAUDIO_MODEL).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
+@click.option(
+    "--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto"
+)
+@click.option("--steps", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--chunk", type=click.FloatRange(1.0, 60.0), default=10.0, show_default=True)
+@click.option(
+    "--output", type=click.Choice(["masked", "generated"]), default="masked", show_default=True
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every refused message too.")
+def serve(**params: Any) -> None:
+    """Run separation jobs sent over OSC (and MIDI), one at a time, until Ctrl-C.
+
+    Address space, REAPER set-up and the MIDI mapping format: docs/osc.md.
+    """
+    from samaudio_daw.control.lifecycle import ServeError, run_server
+    from samaudio_daw.control.midi import MidiUnavailable
+    from samaudio_daw.errors import user_error_types
+
+    bad_settings: tuple[type[BaseException], ...] = (ServeError, ValueError, *user_error_types())
+    cannot_start: tuple[type[BaseException], ...] = (
+        ServeError,
+        MidiUnavailable,
+        *user_error_types(),
+    )
+    try:
+        settings = _settings(params)
+    except bad_settings as error:
+        _fail(str(error))
+    try:
+        code = run_server(settings, _logger(params["verbose"]))
+    except cannot_start as error:
+        _fail(str(error))
+    except KeyboardInterrupt:  # a second Ctrl-C while the running job was being stopped
+        click.echo(
+            "samaudio-daw: stopped at once; the running job was abandoned "
+            "(its temporary .part files are removed by the next run)",
+            err=True,
+        )
+        sys.exit(130)
+    sys.exit(code)
+
+
+@click.group()
+def midi() -> None:
+    """MIDI ports and mapping lines for `serve --midi-map`."""
+
+
+@midi.command("ports")
+def midi_ports() -> None:
+    """List the MIDI input ports."""
+    from samaudio_daw.control.midi import MidiUnavailable, input_port_names
+
+    try:
+        names = input_port_names()
+    except MidiUnavailable as error:
+        _fail(str(error))
+    for name in names:
+        click.echo(name)
+    if not names:
+        click.echo("(no MIDI input ports)", err=True)
+
+
+@midi.command("learn")
+@click.option("--port", "port_name", help="Input port (default: the system's first).")
+@click.option(
+    "--action",
+    type=click.Choice(["run", "cancel", "choose_preset", "choose_backend"]),
+    default="run",
+    show_default=True,
+    help="Action written into each line.",
+)
+@click.option("--count", type=click.IntRange(1, 10_000), help="Stop after this many lines.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0.1, 86_400.0),
+    help="Stop after this long (default: Ctrl-C).",
+)
+def midi_learn(
+    port_name: str | None, action: str, count: int | None, seconds: float | None
+) -> None:
+    """Print each incoming note, CC or program change as a line for `bindings = [...]`."""
+    from samaudio_daw.control.midi import LEARN_HEADER, MidiUnavailable, learn, open_input
+
+    try:
+        port = open_input(port_name)
+    except MidiUnavailable as error:
+        _fail(str(error))
+    click.echo(LEARN_HEADER)
+    with port:
+        try:
+            for line in learn(port, action, count, seconds):
+                click.echo(line)
+        except KeyboardInterrupt:  # Ctrl-C is how learning normally ends
+            click.echo("# stopped", err=True)
