@@ -344,20 +344,29 @@ local function check_config(doc, file)
   return doc
 end
 
---- The config written by `samaudio-daw reaper install`, or nil and a one-line reason.
-function config.load(script_dir)
+--- The first config file there is: {file, doc}, {file, error} (not JSON), or {tried}
+--- (no config in any of the places looked at).
+function config.find(script_dir)
   local tried = {}
   for _, file in ipairs(config.candidates(script_dir)) do
     local text = path.read(file)
     if text then
       local doc, err = json.decode(text)
-      if doc == nil then return nil, file .. ": not valid JSON (" .. err .. ")" end
-      return check_config(doc, file)
+      if doc == nil then return { file = file, error = file .. ": not valid JSON (" .. err .. ")" } end
+      return { file = file, doc = doc }
     end
     tried[#tried + 1] = file
   end
+  return { tried = tried }
+end
+
+--- The config written by `samaudio-daw reaper install`, or nil and a one-line reason.
+function config.load(script_dir)
+  local found = config.find(script_dir)
+  if found.error then return nil, found.error end
+  if found.doc ~= nil then return check_config(found.doc, found.file) end
   return nil, "samaudio-daw is not set up for REAPER yet (no " .. M.CONFIG_FILE .. " in " ..
-    table.concat(tried, " or ") .. "). In a terminal, run: samaudio-daw reaper install"
+    table.concat(found.tried, " or ") .. "). In a terminal, run: samaudio-daw reaper install"
 end
 
 --- samaudio-daw's argument list: the configured command, then `args`, then --presets DIRs.
@@ -1327,6 +1336,97 @@ function import.choose_and_run()
   local count, err = import.run(file)
   if not count then return M.message(err, M.TITLE .. ": import failed") end
   M.console(string.format("imported %d stem item(s) from %s", count, file))
+end
+
+---------------------------------------------------------------------------
+-- Action: import the result of the job `samaudio-daw serve` finished last
+---------------------------------------------------------------------------
+
+-- REAPER's /action carries no arguments, so the server writes the finished job to a
+-- "done file" before it sends the action: {"job_id", "result", "finished"}.
+import.DONE_FILE = { "samaudio-daw", "last-result.json" }
+import.LAST_OSC_KEY = "last_osc_import"
+
+--- Python's tempfile.gettempdir() as far as the environment tells it: the first of
+--- TMPDIR, TEMP, TMP that is set, else the system's temporary folder.
+function import.temp_folder(getenv, windows)
+  for _, name in ipairs({ "TMPDIR", "TEMP", "TMP" }) do
+    local value = getenv(name)
+    if value and value ~= "" then return value end
+  end
+  if not windows then return "/tmp" end
+  local profile = getenv("USERPROFILE")
+  if profile and profile ~= "" then return path.join(profile, "AppData", "Local", "Temp") end
+  return "C:\\Temp"
+end
+
+--- Where `samaudio-daw serve` writes the done file: the config's "done_file" (from
+--- `samaudio-daw reaper install --done-file`), else the server's default. Nil and why not.
+function import.done_file(script_dir)
+  local found = config.find(script_dir)
+  if found.error then return nil, found.error end
+  local configured = type(found.doc) == "table" and found.doc.done_file or nil
+  if configured == nil then
+    local temp = import.temp_folder(os.getenv, path.is_windows)
+    return path.join(temp, table.unpack(import.DONE_FILE))
+  end
+  if type(configured) ~= "string" or configured == "" then
+    return nil, found.file .. ": \"done_file\" is not a file path; run " ..
+      "`samaudio-daw reaper install --done-file FILE` again"
+  end
+  return configured
+end
+
+--- The done file's contents ({job_id, result, finished}), or nil and a one-line reason.
+function import.read_done_file(file)
+  local text = path.read(file)
+  if not text then
+    return nil, file .. ": no finished job yet (samaudio-daw serve writes this file when a " ..
+      "job is done; a server started with --done-file FILE needs " ..
+      "`samaudio-daw reaper install --done-file FILE`)"
+  end
+  local doc, err = json.decode(text)
+  if doc == nil then return nil, file .. ": not valid JSON (" .. tostring(err) .. ")" end
+  if type(doc) ~= "table" or type(doc.job_id) ~= "string" or doc.job_id == "" or
+      type(doc.result) ~= "string" or doc.result == "" or type(doc.finished) ~= "number" then
+    return nil, file .. ": not a samaudio-daw done file " ..
+      "(needs \"job_id\", \"result\" and \"finished\")"
+  end
+  return doc
+end
+
+--- What is remembered of an imported job: its id and when it finished.
+function import.done_key(done)
+  return done.job_id .. "|" .. json.encode(done.finished)
+end
+
+local function already_imported(done)
+  local ok, finished = pcall(os.date, "%Y-%m-%d %H:%M:%S", math.floor(done.finished))
+  if not ok then finished = "finished " .. json.encode(done.finished) end
+  return string.format("The last finished job (%s, %s) is already imported; nothing new. " ..
+    "To import it again, use 'samaudio - Import stems from result' on %s",
+    done.job_id, finished, done.result)
+end
+
+--- Import the result named in the done file, unless it was imported already.
+function import.run_last_osc_result(script_dir)
+  local title = M.TITLE .. ": import last OSC result"
+  local file, err = import.done_file(script_dir)
+  if not file then return M.message(err, title) end
+  local done
+  done, err = import.read_done_file(file)
+  if not done then return M.message(err, title) end
+  local key = import.done_key(done)
+  if reaper.GetExtState(M.EXT_SECTION, import.LAST_OSC_KEY) == key then
+    return M.message(already_imported(done), title)
+  end
+  local count
+  count, err = import.run(done.result)
+  if not count then return M.message(err, M.TITLE .. ": import failed") end
+  -- Persisted, so a stray trigger after a restart does not import the same stems again.
+  reaper.SetExtState(M.EXT_SECTION, import.LAST_OSC_KEY, key, true)
+  M.console(string.format("imported %d stem item(s) of job %s from %s", count, done.job_id,
+    done.result))
 end
 
 return M

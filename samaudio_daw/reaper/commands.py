@@ -54,12 +54,19 @@ def reaper() -> None:
     is_flag=True,
     help="Only write the config (for scripts installed with ReaPack).",
 )
+@click.option(
+    "--done-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The --done-file `samaudio-daw serve` writes, for the 'Import last OSC result' "
+    "action (default: the server's default, <temp>/samaudio-daw/last-result.json).",
+)
 def install_command(
     resource_path: Path | None,
     executable: Path | None,
     backend: str,
     preset_folders: tuple[Path, ...],
     config_only: bool,
+    done_file: Path | None,
 ) -> None:
     """Copy the ReaScripts into REAPER's Scripts folder and write their config."""
     try:
@@ -70,6 +77,7 @@ def install_command(
             backend=backend,
             preset_folders=preset_folders,
             config_only=config_only,
+            done_file=done_file,
         )
     except InstallError as error:
         click.echo(f"samaudio-daw: error: {error}", err=True)

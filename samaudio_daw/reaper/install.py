@@ -2,8 +2,9 @@
 
 ``install`` copies the Lua scripts shipped in ``reaper_scripts/`` into
 ``<REAPER resource folder>/Scripts/samaudio-daw/`` and writes ``samaudio-config.json``
-beside them: the command (absolute paths) that runs ``samaudio-daw``, the backend and
-any user preset folders. Every file is written to a temporary name and renamed into
+beside them: the command (absolute paths) that runs ``samaudio-daw``, the backend, any
+user preset folders and, when given, the done file ``samaudio-daw serve`` writes for the
+"Import last OSC result" action. Every file is written to a temporary name and renamed into
 place; only files of those names are written, nothing is deleted.
 """
 
@@ -146,20 +147,28 @@ def config_document(
     command: Sequence[str],
     backend: str,
     preset_folders: Sequence[Path],
+    done_file: Path | None = None,
 ) -> dict[str, object]:
-    """The config the Lua scripts read (``samaudio_lib.lua``, ``config.load``)."""
+    """The config the Lua scripts read (``samaudio_lib.lua``, ``config.load``).
+
+    ``done_file``: where ``samaudio-daw serve --done-file`` writes the finished job; left
+    out when None (the scripts then use the server's default in the temporary folder).
+    """
     if '"' in "".join(command):
         raise InstallError(
             f"{command[0]}: a path with a double quote cannot be run by the "
             "scripts; move samaudio-daw to a folder without one"
         )
-    return {
+    document: dict[str, object] = {
         "version": CONFIG_VERSION,
         "command": list(command),
         "backend": backend,
         "presets": [os.path.abspath(folder) for folder in preset_folders],
         "written_by": f"samaudio-daw {__version__}",
     }
+    if done_file is not None:
+        document["done_file"] = os.path.abspath(done_file)
+    return document
 
 
 def write_atomically(path: Path, data: bytes) -> Path:
@@ -185,10 +194,11 @@ def install(
     backend: str = "dsp",
     preset_folders: Sequence[Path] = (),
     config_only: bool = False,
+    done_file: Path | None = None,
 ) -> InstallReport:
     """Copy the scripts (unless ``config_only``) and write the config under ``resource``."""
     target = resource / "Scripts" / SCRIPTS_FOLDER
-    document = config_document(command, backend, preset_folders)
+    document = config_document(command, backend, preset_folders, done_file)
     sources = [] if config_only else shipped_scripts(scripts_dir or shipped_scripts_dir())
     try:
         target.mkdir(parents=True, exist_ok=True)

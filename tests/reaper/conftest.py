@@ -43,6 +43,7 @@ SEPARATE_ITEMS = "samaudio - Separate selected items.lua"
 SEPARATE_TRACKS = "samaudio - Separate items on selected tracks.lua"
 CHOOSE_PRESET = "samaudio - Choose preset for selected tracks.lua"
 IMPORT_RESULT = "samaudio - Import stems from result.lua"
+IMPORT_LAST_OSC = "samaudio - Import last OSC result.lua"
 
 
 def to_lua(value: Any) -> str:
@@ -103,13 +104,15 @@ def scenario_file(folder: Path, name: str, scenario: dict[str, Any]) -> Path:
     return path
 
 
-def start(scenario: Path) -> subprocess.Popen[str]:
+def start(scenario: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start the driver on ``scenario``; ``env``: its environment (default: this one)."""
     assert LUA is not None
     return subprocess.Popen(
         [LUA, str(DRIVER), str(scenario)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=None if env is None else dict(env),
     )
 
 
@@ -123,9 +126,11 @@ def finish(
     return json.loads(dump_path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def run_scenario(folder: Path, name: str, scenario: dict[str, Any]) -> dict[str, Any]:
+def run_scenario(
+    folder: Path, name: str, scenario: dict[str, Any], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     path = scenario_file(folder, name, scenario)
-    return finish(start(path), path)
+    return finish(start(path, env), path)
 
 
 def item(
@@ -164,6 +169,7 @@ def _kit() -> types.SimpleNamespace:
         "SEPARATE_TRACKS",
         "CHOOSE_PRESET",
         "IMPORT_RESULT",
+        "IMPORT_LAST_OSC",
         "write_wav",
         "install_scripts",
         "scenario_file",
@@ -186,10 +192,13 @@ def kit() -> types.SimpleNamespace:
 
 @pytest.fixture
 def lua_run(kit: types.SimpleNamespace, tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``lua_run(name, scenario)`` runs one scenario in ``tmp_path`` and returns its dump."""
+    """``lua_run(name, scenario[, env])`` runs one scenario in ``tmp_path`` and returns its
+    dump; ``env`` is the driver's environment (default: this process's)."""
 
-    def run(name: str, scenario: dict[str, Any]) -> dict[str, Any]:
-        return run_scenario(tmp_path / "scenarios", name, scenario)
+    def run(
+        name: str, scenario: dict[str, Any], env: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        return run_scenario(tmp_path / "scenarios", name, scenario, env)
 
     return run
 

@@ -12,7 +12,12 @@ from click.testing import CliRunner
 
 from samaudio_daw.reaper import CONFIG_FILE_NAME, SCRIPTS_FOLDER, bridge_command
 from samaudio_daw.reaper.commands import reaper
-from samaudio_daw.reaper.install import InstallError, default_resource_path, install
+from samaudio_daw.reaper.install import (
+    InstallError,
+    config_document,
+    default_resource_path,
+    install,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "reaper_scripts"
 SAMAUDIO = Path(sys.executable).parent / "samaudio-daw"
@@ -72,6 +77,25 @@ def test_config_only_writes_just_the_config(tmp_path: Path) -> None:
     target = tmp_path / "Scripts" / SCRIPTS_FOLDER
     assert sorted(p.name for p in target.iterdir()) == [CONFIG_FILE_NAME]
     assert "installed" not in out
+
+
+def test_done_file_is_written_into_the_config_only_when_given(tmp_path: Path) -> None:
+    done_file = tmp_path / "osc" / "last.json"
+    code, _, err = _install(
+        "--resource-path",
+        str(tmp_path),
+        "--executable",
+        str(SAMAUDIO),
+        "--config-only",
+        "--done-file",
+        str(done_file),
+    )
+    assert code == 0, err
+    config = json.loads((tmp_path / "Scripts" / SCRIPTS_FOLDER / CONFIG_FILE_NAME).read_text())
+    assert config["done_file"] == str(done_file)
+    relative = config_document(["/bin/samaudio-daw"], "dsp", [], Path("last.json"))
+    assert relative["done_file"] == os.path.abspath("last.json")
+    assert "done_file" not in config_document(["/bin/samaudio-daw"], "dsp", [])
 
 
 @pytest.mark.parametrize(

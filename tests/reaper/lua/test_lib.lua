@@ -142,6 +142,20 @@ local function rejects(fn, pattern, message)
   check(not ok and tostring(err):match(pattern), message .. " (got " .. tostring(err) .. ")")
 end
 
+local function test_temp_folder()
+  local function env(values) return function(name) return values[name] end end
+  local temp = lib.import.temp_folder
+  check(temp(env({ TMPDIR = "/a", TEMP = "/b", TMP = "/c" }), false) == "/a", "temp: TMPDIR first")
+  check(temp(env({ TMPDIR = "", TEMP = "/b", TMP = "/c" }), false) == "/b", "temp: then TEMP")
+  check(temp(env({ TMP = "/c" }), false) == "/c", "temp: then TMP")
+  check(temp(env({}), false) == "/tmp", "temp: else /tmp")
+  check(temp(env({ TEMP = "C:\\T" }), true) == "C:\\T", "temp: %TEMP% on Windows")
+  local profile = temp(env({ USERPROFILE = "C:\\Users\\me" }), true)
+  check(profile:match("^C:\\Users\\me.AppData.Local.Temp$") ~= nil, "temp: Windows fallback")
+  check(lib.import.done_key({ job_id = "ab", finished = 1767000000.25 }) == "ab|1767000000.25",
+    "done key: job id and exact finish time")
+end
+
 local function test_strict_emulation()
   emu.setup({ tick_s = 0, tracks = { { name = "a" } } })
   local track = reaper.GetTrack(0, 0)
@@ -166,6 +180,7 @@ test_names()
 test_spans()
 test_insert_point()
 test_files()
+test_temp_folder()
 test_strict_emulation()
 
 for _, message in ipairs(failures) do print("FAIL " .. message) end
