@@ -175,7 +175,10 @@ def main(debug: bool) -> None:
 
 
 def _one_line_warning(
-    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
     line: str | None = None,
 ) -> str:
     return f"samaudio-daw: warning: {message}\n"

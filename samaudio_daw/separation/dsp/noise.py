@@ -1,0 +1,74 @@
+"""Stationary noise: its level per frequency learned from the audio, and a noise mask.
+
+The noise floor at each moment is the minimum, over a sliding window of
+``floor_window_s`` around it, of the power smoothed over ``smoothing_s``, times a
+bias factor (the minimum of a noisy estimate sits below its mean). Speech, music
+or hits rarely fill every frame of a few seconds in every band, so the minimum
+finds the noise between them. The window is local, so the floor follows slow
+changes and a file cut into blocks (with enough context) gets the same floor as
+the whole file. Digital silence is ignored: it says nothing about the noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from samaudio_daw.separation.dsp.smoothing import moving_mean, moving_min_over_frames
+from samaudio_daw.separation.dsp.stft import StftSettings
+
+# Power below this (about -200 dB re full scale per cell) counts as digital silence.
+_SILENCE_POWER = 1e-20
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Parameters of the noise estimate and mask; all change the output."""
+
+    floor_window_s: float = 2.5
+    smoothing_s: float = 0.1
+    smoothing_hz: float = 70.0
+    floor_bias: float = 1.8  # mean / minimum of smoothed noise power (measured, white noise)
+    oversubtraction: float = 2.0  # noise mask = oversubtraction * floor / local power
+    local_span_s: float = 0.035
+    local_span_hz: float = 50.0
+
+
+def noise_floor(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, noise: NoiseSettings
+) -> np.ndarray:
+    """Estimated noise power per cell, (frames, bins) float32, from (frames, bins) power."""
+    width = settings.frames_for(noise.smoothing_s, sample_rate)
+    smoothed = moving_mean(power, width, 0)
+    smoothed = moving_mean(smoothed, settings.bins_for(noise.smoothing_hz, sample_rate), 1)
+    # Frames that see digital silence (padding, gaps) read low: leave them out.
+    silent = (power.sum(axis=1) <= _SILENCE_POWER * power.shape[1]).astype(np.float32)
+    reach = width + 2 * (settings.n_fft // settings.hop // 2)
+    smoothed[moving_mean(silent[:, np.newaxis], reach, 0)[:, 0] > 0] = np.inf
+    floor = moving_min_over_frames(smoothed, settings.frames_for(noise.floor_window_s, sample_rate))
+    floor[np.isinf(floor)] = 0.0
+    floor *= noise.floor_bias
+    return floor
+
+
+def noise_mask(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, noise: NoiseSettings
+) -> np.ndarray:
+    """Share of each cell that is stationary noise: a Wiener-style ratio, (frames, bins) float32.
+
+    ``min(1, oversubtraction * floor / local power)``, where local power is smoothed
+    a little over time and frequency so the mask does not flicker (musical noise).
+    """
+    floor = noise_floor(power, settings, sample_rate, noise)
+    local = moving_mean(power, settings.frames_for(noise.local_span_s, sample_rate), 0)
+    local = moving_mean(local, settings.bins_for(noise.local_span_hz, sample_rate), 1)
+    np.maximum(local, np.finfo(np.float32).tiny, out=local)
+    floor *= noise.oversubtraction
+    np.minimum(floor, local, out=floor)  # the mask is at most 1
+    return np.divide(floor, local, out=floor)
+
+
+def context_s(noise: NoiseSettings) -> float:
+    """Seconds of audio on each side that the floor at a moment depends on."""
+    return noise.floor_window_s / 2 + noise.smoothing_s / 2 + noise.local_span_s

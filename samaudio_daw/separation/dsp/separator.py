@@ -1,0 +1,309 @@
+"""The `dsp` backend: CPU signal processing, no model weights.
+
+Each prompt is read as one target kind (see ``prompt_words``). Hum is estimated
+in the time domain and taken out first; every other kind is a soft
+time-frequency mask on what is left. When several prompts are separated at once
+their masks are scaled so that in every time-frequency cell they sum to at most 1:
+no energy is counted twice (two prompts that both claim a cell share it), and the
+residual (input minus all targets, computed by the caller) keeps the rest. Two
+prompts of the same kind share their target equally.
+
+Time spans on prompts are hints for the model and are ignored here: the output
+does not depend on them.
+
+Channel counts: any number of channels for every kind except centre and sides,
+which are defined for stereo only (anything else fails with a clear message
+rather than returning a made-up stem).
+
+Long files: the analysis is local in time (at most ``context_s`` seconds either
+side of a moment; hum frequency is found per block), so block-wise processing
+with that much real context, block starts on ``frame_alignment`` and a crossfade
+(see ``samaudio_daw.separation.chunking``) gives the same output as one block. The
+noise floor is learned from a sliding window of ``floor_window_s`` seconds, so it
+is always learned from the audio around each moment, never from another block.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from samaudio_daw.separation.backends import BackendInfo, BackendOptions
+from samaudio_daw.separation.base import (
+    ProgressCallback,
+    Prompt,
+    PromptNotSupportedError,
+    SeparationError,
+)
+from samaudio_daw.separation.dsp.hum import HumSettings, detect_hum, hum_signal
+from samaudio_daw.separation.dsp.masks import (
+    MaskSettings,
+    band_mask,
+    centre_mask,
+    percussive_mask,
+)
+from samaudio_daw.separation.dsp.noise import NoiseSettings, noise_mask
+from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
+from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
+from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
+
+ALGORITHM_VERSION = "dsp-1.0"
+
+_PERCUSSIVE_KINDS = frozenset({"drums", "kick", "snare", "cymbals", "sustained"})
+_STEREO_KINDS = frozenset({"centre", "sides"})
+
+
+@dataclass(frozen=True)
+class DspSettings:
+    """Every parameter of the dsp backend (all of them change the output)."""
+
+    masks: MaskSettings = field(default_factory=MaskSettings)
+    noise: NoiseSettings = field(default_factory=NoiseSettings)
+    hum: HumSettings = field(default_factory=HumSettings)
+    hum_hop_stft_hops: int = 16  # hum frames every 16 STFT hops (about 0.17 s)
+    block_s: float = 30.0
+
+
+class DspSeparator:
+    """Separates hum, noise, drums, sustained parts, centre/sides and frequency regions.
+
+    ``separate(audio, sample_rate, prompts)`` takes (channels, frames) float32 audio
+    and returns one (channels, frames) float32 target per prompt; ``audio`` is not
+    changed. The residual, ``audio - sum(targets)``, is left to the caller.
+    """
+
+    name = "dsp"
+
+    def __init__(self, options: BackendOptions | None = None, dsp: DspSettings | None = None):
+        # BackendOptions holds model settings; dsp has none of its own to take from it.
+        self._options = options or BackendOptions()
+        self._dsp = dsp or DspSettings()
+        self.block_s: float | None = self._dsp.block_s
+
+    @classmethod
+    def describe(cls) -> BackendInfo:
+        """What `samaudio-daw backends` shows for dsp: always available."""
+        return BackendInfo(
+            name="dsp",
+            available=True,
+            summary="CPU signal processing, no model weights: hum, noise, drums, "
+            "sustained parts, centre/sides of a stereo mix, frequency regions",
+            capabilities=CAPABILITIES,
+        )
+
+    def check_prompts(self, prompts: Sequence[Prompt]) -> None:
+        """PromptNotSupportedError for the first prompt dsp cannot serve (no audio needed)."""
+        _read_prompts(prompts)
+
+    def context_s_for(self, prompts: Sequence[Prompt], sample_rate: int) -> float:
+        """Seconds of real audio needed either side of a block for these prompts.
+
+        With this much context around each block (see ``chunking``), block-wise
+        output equals whole-file output: every analysis here is local in time.
+        """
+        kinds = set(_read_prompts(prompts))
+        masks, noise = self._dsp.masks, self._dsp.noise
+        spans_s = [
+            noise_context_s(noise) if "noise" in kinds else 0.0,
+            masks.harmonic_span_s / 2 if kinds & _PERCUSSIVE_KINDS else 0.0,
+            masks.kick_span_s / 2 if "kick" in kinds else 0.0,
+            masks.centre_span_s / 2 if kinds & _STEREO_KINDS else 0.0,
+        ]
+        frame_s = StftSettings.for_sample_rate(sample_rate).n_fft / sample_rate
+        hum_s = 0.0
+        if "hum" in kinds:
+            hum, hop_s = self._dsp.hum, self.frame_alignment(sample_rate) / sample_rate
+            hum_s = (hum.window_hops // 2 + hum.steady_frames // 2 + 1) * hop_s
+        # Masks are computed on the audio with the hum taken out: their reach adds up.
+        return hum_s + max(spans_s) + frame_s
+
+    def frame_alignment(self, sample_rate: int) -> int:
+        """Block starts should be multiples of this many frames (the hum frame hop)."""
+        return StftSettings.for_sample_rate(sample_rate).hop * self._dsp.hum_hop_stft_hops
+
+    def settings(self) -> dict[str, object]:
+        """Everything besides audio and prompts that changes the output (for cache keys)."""
+        return {
+            "backend": self.name,
+            "algorithm_version": ALGORITHM_VERSION,
+            "stft_frame_s": "2**round(log2(0.0427 * sample_rate)) samples, hop 1/4",
+            "masks": _plain(asdict(self._dsp.masks)),
+            "noise": _plain(asdict(self._dsp.noise)),
+            "hum": _plain(asdict(self._dsp.hum)),
+            "hum_hop_stft_hops": self._dsp.hum_hop_stft_hops,
+            "block_s": self._dsp.block_s,
+        }
+
+    def separate(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        prompts: Sequence[Prompt],
+        progress: ProgressCallback | None = None,
+    ) -> list[np.ndarray]:
+        """One (channels, frames) float32 target per prompt; see the module docstring."""
+        kinds = _read_prompts(prompts)
+        _check_audio(audio, sample_rate, prompts, kinds)
+        if audio.shape[1] == 0:
+            return [np.zeros(audio.shape, dtype=np.float32) for _ in prompts]
+        pad = self._edge_pad(sample_rate)
+        padded = np.pad(audio.astype(np.float32), ((0, 0), (pad, pad)))
+        targets = _separate_padded(padded, sample_rate, kinds, self._dsp, progress)
+        if progress is not None:
+            progress(1.0)
+        return [np.ascontiguousarray(t[:, pad:-pad], dtype=np.float32) for t in targets]
+
+    def _edge_pad(self, sample_rate: int) -> int:
+        """Zeros added at both ends so every analysis frame touching the audio exists."""
+        stft = StftSettings.for_sample_rate(sample_rate)
+        align = self.frame_alignment(sample_rate)
+        reach = max(stft.n_fft, (self._dsp.hum.window_hops // 2 + 1) * align)
+        return align * math.ceil(reach / align)
+
+
+def _plain(settings: dict[str, object]) -> dict[str, object]:
+    """Settings as JSON has them (tuples become lists), so cache keys compare equal."""
+    return {
+        key: list(value) if isinstance(value, tuple) else value for key, value in settings.items()
+    }
+
+
+def _read_prompts(prompts: Sequence[Prompt]) -> list[TargetKind]:
+    if not prompts:
+        raise SeparationError("no prompts given; give at least one, e.g. 'extract the drums'")
+    # Time spans are hints for the model; dsp's analysis does not use them.
+    return [read_prompt(prompt.text) for prompt in prompts]
+
+
+def _check_audio(
+    audio: np.ndarray, sample_rate: int, prompts: Sequence[Prompt], kinds: list[TargetKind]
+) -> None:
+    if not isinstance(audio, np.ndarray) or audio.ndim != 2 or audio.shape[0] < 1:
+        shape = getattr(audio, "shape", None)
+        raise SeparationError(f"audio must be a (channels, frames) array, got shape {shape}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise SeparationError(f"audio must be float32 samples, got dtype {audio.dtype}")
+    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 384000:
+        raise SeparationError(f"sample_rate must be an integer 8000..384000 Hz, got {sample_rate}")
+    for prompt, kind in zip(prompts, kinds, strict=True):
+        if kind in _STEREO_KINDS and audio.shape[0] != 2:
+            raise PromptNotSupportedError(
+                f"dsp serves {prompt.text!r} as the {kind} of a stereo mix, but this audio "
+                f"has {audio.shape[0]} channel(s); give it a stereo source, or use "
+                "--backend sam-audio for mono or multichannel audio"
+            )
+
+
+def _separate_padded(
+    audio: np.ndarray,
+    sample_rate: int,
+    kinds: list[TargetKind],
+    dsp: DspSettings,
+    progress: ProgressCallback | None,
+) -> list[np.ndarray]:
+    """Targets for zero-padded ``audio``: hum first (subtracted), then masks on the rest."""
+    stft = StftSettings.for_sample_rate(sample_rate)
+    targets: list[np.ndarray | None] = [None] * len(kinds)
+    rest = audio
+    if "hum" in kinds:
+        hum = _hum_of(audio, sample_rate, stft.hop * dsp.hum_hop_stft_hops, dsp.hum)
+        share = hum / kinds.count("hum")
+        targets = [share if kind == "hum" else None for kind in kinds]
+        rest = audio - hum
+    if progress is not None:
+        progress(0.2)
+    mask_kinds = [kind for kind in kinds if kind != "hum"]
+    if mask_kinds:
+        spec = analyse(rest, stft)
+        masks = iter(_normalised_masks(mask_kinds, spec, sample_rate, stft, dsp.masks, dsp.noise))
+        for index, kind in enumerate(kinds):
+            if kind != "hum":
+                targets[index] = synthesise(spec * next(masks), stft, audio.shape[1])
+                if progress is not None:
+                    progress(0.3 + 0.7 * (index + 1) / len(kinds))
+    return [t if t is not None else np.zeros_like(audio) for t in targets]
+
+
+def _hum_of(audio: np.ndarray, sample_rate: int, hop: int, hum: HumSettings) -> np.ndarray:
+    found = detect_hum(audio.mean(axis=0), sample_rate, hum)
+    if found is None:
+        return np.zeros_like(audio)
+    return hum_signal(audio, sample_rate, found, hop, hum)
+
+
+def _power(spec: np.ndarray) -> np.ndarray:
+    """Power summed over channels: (channels, frames, bins) complex64 -> (frames, bins) float32."""
+    total = np.zeros(spec.shape[1:], dtype=np.float32)
+    for channel in spec:
+        magnitude = np.abs(channel)
+        total += np.multiply(magnitude, magnitude, out=magnitude)
+    return total
+
+
+def _normalised_masks(
+    kinds: Sequence[TargetKind],
+    spec: np.ndarray,
+    sample_rate: int,
+    stft: StftSettings,
+    masks: MaskSettings,
+    noise: NoiseSettings,
+) -> list[np.ndarray]:
+    """One mask per kind (in order), scaled so that in every cell they sum to at most 1."""
+    power = _power(spec)
+    unique = set(kinds)
+    percussive = None
+    if unique & (_PERCUSSIVE_KINDS - {"kick"}):
+        spans = (masks.harmonic_span_s, masks.percussive_span_hz, masks.hpss_power)
+        percussive = percussive_mask(power, stft, sample_rate, *spans)
+    centre = centre_mask(spec, stft, sample_rate, masks) if unique & _STEREO_KINDS else None
+    by_kind = {
+        kind: _kind_mask(kind, power, percussive, centre, sample_rate, stft, masks, noise)
+        for kind in unique
+    }
+    # Prompts of the same kind share its mask equally; then no cell gives out more than 1.
+    chosen = [by_kind[kind] / kinds.count(kind) for kind in kinds]
+    if len(unique) == 1:
+        return chosen
+    total = np.sum(np.broadcast_arrays(*chosen), axis=0, dtype=np.float32)
+    scale = 1.0 / np.maximum(total, 1.0)
+    return [mask * scale for mask in chosen]
+
+
+def _kind_mask(
+    kind: TargetKind,
+    power: np.ndarray,
+    percussive: np.ndarray | None,
+    centre: np.ndarray | None,
+    sample_rate: int,
+    stft: StftSettings,
+    masks: MaskSettings,
+    noise: NoiseSettings,
+) -> np.ndarray:
+    """The raw mask in [0, 1] for one kind, broadcastable to (frames, bins)."""
+    order = masks.crossover_order
+    regions: dict[str, tuple[float | None, float | None]] = {
+        "kick": (None, masks.kick_below_hz),
+        "snare": (masks.kick_below_hz, masks.cymbals_above_hz),
+        "cymbals": (masks.cymbals_above_hz, None),
+        "sub": (None, masks.sub_below_hz),
+        "bass": (None, masks.bass_below_hz),
+        "highs": (masks.highs_above_hz, None),
+    }
+    if kind == "noise":
+        return noise_mask(power, stft, sample_rate, noise)
+    if kind in _STEREO_KINDS:
+        assert centre is not None  # computed whenever a stereo kind is asked for
+        return centre if kind == "centre" else 1.0 - centre
+    band = band_mask(stft, sample_rate, *regions[kind], order) if kind in regions else None
+    if kind == "kick":
+        spans = (masks.kick_span_s, masks.kick_span_hz, masks.hpss_power)
+        percussive = percussive_mask(power, stft, sample_rate, *spans)
+    if kind in _PERCUSSIVE_KINDS:
+        assert percussive is not None  # computed whenever a percussive kind is asked for
+        base = 1.0 - percussive if kind == "sustained" else percussive
+        return base if band is None else base * band
+    assert band is not None, f"no mask defined for kind {kind!r}"
+    return band
