@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from samaudio_daw.audio.wav import WavWriter
+from samaudio_daw.files import make_shareable
 
 BitDepth = Literal["16", "24", "32", "float"]
 FileFormat = Literal["wav", "flac"]
@@ -163,13 +164,6 @@ def check_finite(block: np.ndarray, path: Path, start_frame: int, sample_rate: i
         raise AudioFileError(
             path, f"contains NaN or infinite samples (first at {frame / sample_rate:.3f} s)"
         )
-
-
-def make_shareable(path: Path) -> None:
-    """mkstemp makes owner-only files; stems should get the usual umask permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 class StemWriter:

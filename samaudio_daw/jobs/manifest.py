@@ -8,8 +8,6 @@ exchange. Loading checks the schema and reports the field that is wrong.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,7 +16,8 @@ from typing import Any, Literal
 
 import jsonschema
 
-from samaudio_daw.audio.io import BitDepth, FileFormat, make_shareable
+from samaudio_daw.audio.io import BitDepth, FileFormat
+from samaudio_daw.files import write_bytes_atomically
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import TimeSpan
 
@@ -147,34 +146,9 @@ def read_result(path: Path) -> dict[str, Any] | None:
 
 
 def write_json_atomically(path: Path, document: object) -> Path:
-    """Write JSON to a temporary name beside ``path`` and rename it into place."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        make_shareable(Path(temp))
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=2)
-            file.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8, exactly as given) to a temporary name and rename it into place."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        make_shareable(Path(temp))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``document`` as indented JSON, atomically."""
+    text = json.dumps(document, indent=2) + "\n"
+    return write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_result(path: Path, document: dict[str, Any]) -> Path:

@@ -14,12 +14,12 @@ starting with a quote character is quoted with ``"``; if it holds a ``"`` with
 from __future__ import annotations
 
 import copy
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+from samaudio_daw.files import write_bytes_atomically
 
 QUOTES = "\"'`"
 _LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|)")
@@ -453,16 +453,7 @@ def load(path: Path | str) -> RppNode:
 
 def dump(node: RppNode, path: Path | str) -> None:
     """Write ``node`` to ``path`` atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    data = dumps(node).encode("utf-8", errors="surrogateescape")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_bytes_atomically(path, dumps(node).encode("utf-8", errors="surrogateescape"))
 
 
 def format_number(value: float) -> str:

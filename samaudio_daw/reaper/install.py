@@ -14,12 +14,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from samaudio_daw import __version__
+from samaudio_daw.files import write_bytes_atomically
 
 SCRIPTS_FOLDER = "samaudio-daw"
 CONFIG_FILE_NAME = "samaudio-config.json"
@@ -175,15 +175,7 @@ def write_atomically(path: Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     if path.is_dir():
         raise InstallError(f"{path}: a folder is in the way of this file; rename or move it")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomically(path, data)
 
 
 def install(
