@@ -98,6 +98,15 @@ def speech_like(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return (0.25 * syllables * phrases * harmonic_tone(pitch, 12, 0.7))[None].astype(np.float32)
 
 
+def plucked_melody(seconds: float) -> np.ndarray:
+    """A guitar-like line: a new note every half second, each decaying; mono."""
+    note_frames = SAMPLE_RATE // 2
+    notes = np.resize([196.0, 246.9, 293.7, 392.0, 329.6, 246.9], int(seconds * 2) + 1)
+    freqs = np.repeat(notes, note_frames)[: int(seconds * SAMPLE_RATE)]
+    decay = np.tile(np.exp(-np.arange(note_frames) / SAMPLE_RATE * 5), notes.size)
+    return (0.3 * decay[: freqs.size] * harmonic_tone(freqs, 5, 0.5))[None].astype(np.float32)
+
+
 def mains_hum(seconds: float, base_hz: float = 50.0) -> np.ndarray:
     t = _time(seconds)
     hum = np.sum([np.sin(2 * np.pi * base_hz * k * t) / k for k in (1, 2, 3, 4, 5)], axis=0)
@@ -150,7 +159,7 @@ def demo_tracks(seconds: float = 12.0, seed: int = 7) -> list[DemoTrack]:
         ),
         DemoTrack(
             "Room mic {remove the hiss}",
-            {"hiss": noise(seconds, rng, 0.04), "rest": 2 * chords(seconds)},
+            {"hiss": noise(seconds, rng, 0.03), "rest": plucked_melody(seconds)},
         ),
     ]
     return [DemoTrack(t.name, _peak_normalised(t.parts)) for t in tracks]
