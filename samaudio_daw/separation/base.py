@@ -67,6 +67,11 @@ class Separator(Protocol):
     It must not change ``audio``. ``block_s`` is the length of audio the runner
     hands over at once when streaming a long file (blocks overlap and are
     crossfaded by the runner); ``None`` means the whole file at once.
+
+    Two optional hooks make block-wise output match whole-file output (see
+    ``separation.chunking``): ``context_s_for(prompts, sample_rate)`` (or a plain
+    ``context_s``), the seconds of real neighbouring audio a block needs on each side,
+    and ``frame_alignment(sample_rate)``, the frame grid block starts must fall on.
     """
 
     name: str

@@ -2,13 +2,14 @@
 
 Hum is a set of steady sinusoids at exact multiples of a mains fundamental (50 or
 60 Hz, give or take ``tolerance_hz``). Detection looks at one long spectrum of the
-whole block for the fundamental whose harmonics stand out most above the spectral
-floor, refines it from the harmonic peaks, and keeps the harmonics that stand out
-by ``min_prominence_db``. Each kept harmonic's amplitude and phase are then
-measured in Hann windows of ``window_hops`` hum hops (a narrow band around the
-harmonic, so the music under it is barely touched), and the hum is resynthesised
-by crossfading frame to frame. Subtracting it removes the hum far more cleanly
-than notching spectrogram bins, which would cut the music in those bins too.
+audio for the fundamental whose harmonics stand out most above the spectral floor
+and refines it from the harmonic peaks. Every harmonic up to ``highest_hz`` is
+then measured in Hann windows of ``window_hops`` hum hops (a narrow band around
+the harmonic, so the music under it is barely touched), averaged robustly over
+``steady_frames`` frames and kept in proportion to how steady its phase is: hum
+holds its phase for seconds, music and noise do not. The hum is resynthesised by
+crossfading frame to frame; subtracting it removes the hum far more cleanly than
+notching spectrogram bins, which would cut the music in those bins too.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class HumSettings:
     window_hops: int = 4  # analysis window, in hum hops (the hum hop is set by the caller)
     min_coverage: float = 0.25  # windows with less audio than this are not used
     steady_frames: int = 31  # average over this many frames (about 5 s): hum is steady
-    outlier_ratio: float = 1.5
+    outlier_ratio: float = 1.5  # frames louder than this times the median are left out
     coherence: tuple[float, float] = (0.5, 0.8)  # phase agreement: none kept .. all kept
-    max_drift_per_frame: float = 0.02  # radians per frame of the fundamental (about 0.02 Hz)  # frames louder than this times the median are left out
+    max_drift_per_frame: float = 0.02  # radians per frame of the fundamental (about 0.02 Hz)
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,10 @@ def hum_signal(
     samples from the first sample, each replaced by a robust average over
     ``steady_frames`` frames around it (hum is steady; a note that happens to sit on
     a harmonic for a while is not), and resynthesised, crossfaded with triangles
-    between centres.
-    Digital silence (runs of exact zeros, such as the padding around a file) is not
-    audio: windows partly in it are normalised by the part that is audio (or left
-    out when that is under ``min_coverage``), so the hum is followed right up to
-    the edge, and the hum is zero inside it.
+    between centres. Digital silence (runs of exact zeros, such as the padding
+    around a file) is not audio: windows partly in it are normalised by the part
+    that is audio (or left out when that is under ``min_coverage``), so the hum is
+    followed right up to the edge, and the hum is zero inside it.
     """
     half = hum.window_hops * hop // 2
     frames = -(-audio.shape[1] // hop) + 1

@@ -57,7 +57,7 @@ def percussive_mask(
     hits = moving_mean(magnitude, settings.bins_for(hit_span_hz, sample_rate), 1)
     _raise_to(sustained, exponent)
     _raise_to(hits, exponent)
-    total = sustained + hits
+    total = np.add(sustained, hits, out=sustained)
     np.maximum(total, np.finfo(np.float32).tiny, out=total)
     return np.divide(hits, total, out=hits)
 

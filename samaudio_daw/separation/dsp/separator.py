@@ -15,12 +15,15 @@ Channel counts: any number of channels for every kind except centre and sides,
 which are defined for stereo only (anything else fails with a clear message
 rather than returning a made-up stem).
 
-Long files: the analysis is local in time (at most ``context_s`` seconds either
-side of a moment; hum frequency is found per block), so block-wise processing
-with that much real context, block starts on ``frame_alignment`` and a crossfade
-(see ``samaudio_daw.separation.chunking``) gives the same output as one block. The
-noise floor is learned from a sliding window of ``floor_window_s`` seconds, so it
-is always learned from the audio around each moment, never from another block.
+Long files: every analysis is local in time (``context_s_for`` says how many
+seconds either side of a moment it looks at), so block-wise processing with that
+much real context, block starts on ``frame_alignment`` and a crossfade (see
+``samaudio_daw.separation.chunking``) gives the same output as one block, to
+float rounding. The noise floor is learned from a sliding window of
+``floor_window_s`` seconds around each moment, never from another block. The one
+per-block decision is the hum's fundamental (found from the block and its
+context, about 22 s); its harmonics are then followed frame by frame. Blocks are
+``block_s`` = 15 s: a 30-minute stereo file stays near 400 MB.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class DspSettings:
     noise: NoiseSettings = field(default_factory=NoiseSettings)
     hum: HumSettings = field(default_factory=HumSettings)
     hum_hop_stft_hops: int = 16  # hum frames every 16 STFT hops (about 0.17 s)
-    block_s: float = 30.0
+    block_s: float = 15.0
 
 
 class DspSeparator:
@@ -150,7 +153,8 @@ class DspSeparator:
         if audio.shape[1] == 0:
             return [np.zeros(audio.shape, dtype=np.float32) for _ in prompts]
         pad = self._edge_pad(sample_rate)
-        padded = np.pad(audio.astype(np.float32), ((0, 0), (pad, pad)))
+        padded = np.zeros((audio.shape[0], audio.shape[1] + 2 * pad), dtype=np.float32)
+        padded[:, pad:-pad] = audio
         targets = _separate_padded(padded, sample_rate, kinds, self._dsp, progress)
         if progress is not None:
             progress(1.0)
@@ -221,7 +225,7 @@ def _separate_padded(
         masks = iter(_normalised_masks(mask_kinds, spec, sample_rate, stft, dsp.masks, dsp.noise))
         for index, kind in enumerate(kinds):
             if kind != "hum":
-                targets[index] = synthesise(spec * next(masks), stft, audio.shape[1])
+                targets[index] = synthesise(spec, stft, audio.shape[1], next(masks))
                 if progress is not None:
                     progress(0.3 + 0.7 * (index + 1) / len(kinds))
     return [t if t is not None else np.zeros_like(audio) for t in targets]
@@ -267,8 +271,10 @@ def _normalised_masks(
     chosen = [by_kind[kind] / kinds.count(kind) for kind in kinds]
     if len(unique) == 1:
         return chosen
-    total = np.sum(np.broadcast_arrays(*chosen), axis=0, dtype=np.float32)
-    scale = 1.0 / np.maximum(total, 1.0)
+    total = np.zeros(power.shape, dtype=np.float32)
+    for mask in chosen:
+        total += mask
+    scale = 1.0 / np.maximum(total, 1.0, out=total)
     return [mask * scale for mask in chosen]
 
 

@@ -11,32 +11,66 @@ import numpy as np
 
 
 def moving_mean(values: np.ndarray, width: int, axis: int) -> np.ndarray:
-    """Mean over ``width`` (odd) neighbours along ``axis``, zeros beyond the edges; float32.
+    """Mean over ``width`` (odd) neighbours along ``axis`` of a 2-D array, zeros beyond the edges.
 
-    Summed in float64 (cumulative sums) so quiet passages next to loud ones stay exact.
+    float32 out. Narrow windows add shifted copies; wide ones use cumulative sums in
+    float64 (so quiet cells next to loud ones stay exact), in slices of rows so the
+    float64 working copy stays small whatever the block length.
     """
     if width < 1 or width % 2 == 0:
         raise ValueError(f"width must be an odd number >= 1, got {width}")
-    if width == 1:
-        return values.astype(np.float32, copy=True)
-    half, length = width // 2, values.shape[axis]
+    if values.ndim != 2 or axis not in (0, 1):
+        raise ValueError(f"expected a 2-D array and axis 0 or 1, got {values.shape}, {axis}")
+    if width <= _SHIFTED_SUM_WIDTH:
+        return _shifted_sum(values, width, axis) * np.float32(1.0 / width)
+    out = np.empty(values.shape, dtype=np.float32)
+    rows = max(1, (1 << 20) // values.shape[1]) if axis == 1 else values.shape[0]
+    columns = max(1, (1 << 20) // values.shape[0]) if axis == 0 else values.shape[1]
+    for row in range(0, values.shape[0], rows):
+        for column in range(0, values.shape[1], columns):
+            part = (slice(row, row + rows), slice(column, column + columns))
+            out[part] = _cumulative_mean(values[part], width, axis)
+    return out
 
-    def along(start: int, stop: int | None) -> tuple[slice, ...]:
-        index = [slice(None)] * values.ndim
+
+# Up to this width, summing shifted copies is faster than cumulative sums.
+_SHIFTED_SUM_WIDTH = 9
+
+
+def _shifted_sum(values: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """Sum over ``width`` neighbours along ``axis`` by adding shifted copies; float32."""
+    out = values.astype(np.float32, copy=True)
+    length = values.shape[axis]
+
+    def cut(start: int, stop: int) -> tuple[slice, ...]:
+        index = [slice(None), slice(None)]
         index[axis] = slice(start, stop)
         return tuple(index)
 
-    # sums[i + width] - sums[i] is the sum over [i - half, i + half], clipped to the array.
+    for shift in range(1, min(width // 2, length - 1) + 1):
+        out[cut(shift, length)] += values[cut(0, length - shift)]
+        out[cut(0, length - shift)] += values[cut(shift, length)]
+    return out
+
+
+def _cumulative_mean(values: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """``moving_mean`` of a slice through float64 cumulative sums along ``axis``."""
+    half, length = width // 2, values.shape[axis]
     shape = list(values.shape)
     shape[axis] = length + width
-    sums = np.empty(shape, dtype=np.float64)
-    sums[along(0, half + 1)] = 0.0
-    np.cumsum(values, axis=axis, dtype=np.float64, out=sums[along(half + 1, half + 1 + length)])
-    sums[along(half + 1 + length, None)] = sums[along(half + length, half + length + 1)]
-    out = np.empty(values.shape, dtype=np.float32)
-    np.subtract(sums[along(width, None)], sums[along(0, length)], out=out, casting="same_kind")
-    out *= np.float32(1.0 / width)
-    return out
+    # sums[i + width] - sums[i] is the sum over [i - half, i + half], clipped to the array.
+    sums = np.zeros(shape, dtype=np.float64)
+    moved = np.moveaxis(sums, axis, 0)
+    np.cumsum(
+        values,
+        axis=axis,
+        dtype=np.float64,
+        out=np.moveaxis(moved[half + 1 : half + 1 + length], 0, axis),
+    )
+    moved[half + 1 + length :] = moved[half + length]
+    window_sums = moved[width:] - moved[:-width]
+    window_sums *= 1.0 / width
+    return np.moveaxis(window_sums, 0, axis)
 
 
 def moving_min_over_frames(values: np.ndarray, width: int) -> np.ndarray:
