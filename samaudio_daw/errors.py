@@ -17,6 +17,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from samaudio_daw.project.model import ProjectFormatError
     from samaudio_daw.project.rpp import RppParseError
     from samaudio_daw.project.timeline import RenderError
+    from samaudio_daw.report import ReportError
 
     return (
         AudioFileError,
@@ -27,4 +28,5 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         RppParseError,
         ProjectFormatError,
         RenderError,
+        ReportError,
     )

@@ -1,0 +1,7 @@
+"""The one error the report raises for things a user can fix."""
+
+from __future__ import annotations
+
+
+class ReportError(Exception):
+    """A result manifest, stem file or dependency the report cannot use; names it and the fix."""
