@@ -24,6 +24,13 @@ from samaudio_daw.separation.base import Separator
 _worker: dict[str, Any] = {}
 
 
+def _start_method() -> str:
+    """fork where it exists: workers then share the parent's already-imported modules
+    instead of spending seconds importing torch again (PyTorch resets its thread pools
+    in a forked child). spawn elsewhere."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _start_worker(backend: str, options: Any, reports: Any) -> None:
     # One thread per worker: N workers on N cores beat N workers fighting over threads.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -57,8 +64,8 @@ def run_works_in_parallel(
     item_done: Callable[[int, int], None],
 ) -> None:
     """Separate ``works`` on ``jobs`` processes, calling ``item_done(index, frames)`` as each ends."""
-    context = multiprocessing.get_context("spawn")
-    reports = context.Manager().Queue()
+    context = multiprocessing.get_context(_start_method())
+    reports = context.Queue()
     fractions = [0.0] * len(works)
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(works)),
