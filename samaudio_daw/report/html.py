@@ -281,6 +281,11 @@ def _null(group: StemGroup, figures: GroupFigures) -> str:
     if null is None:
         return f'<p class="null">Null test not possible: {escape(figures.null_note)}.</p>'
     css, verdict = null_verdict(null, group.has_residual)
+    if css == "off" and group.pre_chain:
+        verdict += (
+            f" The preset's pre-chain ({', '.join(group.pre_chain)}) processed the track "
+            "before separation, so the stems sum to the processed track instead."
+        )
     values = (
         ("null_max_abs_dbfs", null.max_abs_dbfs, "largest difference", "dBFS"),
         ("null_rms_dbfs", null.rms_dbfs, "RMS", "dBFS"),

@@ -62,6 +62,7 @@ class StemGroup:
     track_guid: str | None = None
     item_guid: str | None = None
     position_s: float = 0.0
+    pre_chain: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.stems:
@@ -165,6 +166,7 @@ def _group(entries: Sequence[Mapping[str, Any]], result_dir: Path) -> StemGroup:
         track_guid=first.get("track_guid"),
         item_guid=first.get("item_guid"),
         position_s=float(first.get("position_s", 0.0)),
+        pre_chain=tuple(first.get("pre_chain") or ()),
     )
 
 
