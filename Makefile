@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --upgrade pip
 	# The CPU build of torch; a plain `torch` could pull a multi-GB CUDA build.
 	$(PY) -m pip install "torch==2.13.0"
-	$(PY) -m pip install -e ".[test,report]"
+	$(PY) -m pip install -e ".[test,report,cluster]"
 	touch $(STAMP)
 
 demo: install

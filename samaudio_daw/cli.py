@@ -14,12 +14,15 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from samaudio_daw import __version__
 from samaudio_daw.separation.backends import BACKEND_NAMES, BackendOptions
+
+if TYPE_CHECKING:
+    from samaudio_daw.jobs.ray_engine import RayEngine
 
 EXIT_BAD_INPUT = 2
 EXIT_SKIPPED = 3
@@ -153,6 +156,11 @@ def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Items separated in parallel.",
         ),
         click.option(
+            "--report",
+            is_flag=True,
+            help="Also write report.html (spectrograms, loudness, null test) next to result.json.",
+        ),
+        click.option(
             "--status-file",
             type=click.Path(path_type=Path),
             help="Write progress as JSON here (for REAPER).",
@@ -191,6 +199,13 @@ def _progress(status_file: Path | None) -> Any:
     if status_file:
         targets.append(StatusFile(status_file))
     return FanOut(targets)
+
+
+def write_listening_report(output_dir: Path) -> Path:
+    """report.html beside ``output_dir/result.json`` (``--report``)."""
+    from samaudio_daw.report import write_report
+
+    return write_report(output_dir / "result.json")
 
 
 def _library(presets: Sequence[Path]) -> Any:
@@ -252,6 +267,8 @@ def separate(
         for stem in result["stems"]:
             click.echo(f"{stem['kind']:>8}  {output_dir / stem['file']}")
         click.echo(f"wrote {output_dir / 'result.json'}")
+        if params["report"]:
+            click.echo(f"wrote {write_listening_report(output_dir)}")
         return 0
 
     run_command(ctx, action)
@@ -455,6 +472,23 @@ def format_inspection(report: dict[str, Any]) -> str:
     help="item: each item's source section; track: the whole track timeline.",
 )
 @click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this machine; ray: a Ray cluster (pip install samaudio-daw[cluster]).",
+)
+@click.option(
+    "--address",
+    metavar="auto|HOST:PORT|ray://HOST:PORT",
+    help="The Ray cluster to use (default: a local Ray for this command only).",
+)
+@click.option(
+    "--gpus-per-job",
+    type=click.FloatRange(0.0, 64.0),
+    help="GPUs each sam-audio worker asks Ray for (default 1; 0.5 shares a GPU; dsp: none).",
+)
 @backend_flags
 @click.pass_context
 def render(
@@ -464,9 +498,19 @@ def render(
     track_patterns: tuple[str, ...],
     mode: str,
     keep_original_unmuted: bool,
+    engine: str,
+    address: str | None,
+    gpus_per_job: float | None,
     **params: Any,
 ) -> None:
-    """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks."""
+    """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks.
+
+    With --engine ray the items run on Ray workers, --jobs N caps them at N, and the
+    output folder must be shared storage at the same path on every node.
+    """
+    if engine != "ray" and (address is not None or gpus_per_job is not None):
+        fail("--address and --gpus-per-job need --engine ray")
+    ray_engine = _ray_engine(ctx, address, gpus_per_job) if engine == "ray" else None
 
     def action() -> int:
         from samaudio_daw.jobs.render import RenderSettings, render_projects
@@ -481,6 +525,7 @@ def render(
             mute_original=not keep_original_unmuted,
             file_format=params["file_format"],
             bit_depth=params["bit_depth"],
+            engine=ray_engine,
         )
         outcomes = render_projects(
             list(projects),
@@ -489,10 +534,30 @@ def render(
             progress=_progress(params["status_file"]),
         )
         click.echo(format_render_summary(outcomes))
+        if params["report"]:
+            for outcome in outcomes:
+                click.echo(f"listening report: {write_listening_report(outcome.output_dir)}")
         skipped = any(outcome.skipped for outcome in outcomes)
         return EXIT_SKIPPED if skipped else 0
 
     run_command(ctx, action)
+
+
+def _ray_engine(ctx: click.Context, address: str | None, gpus_per_job: float | None) -> RayEngine:
+    """``render --engine ray``'s RayEngine; ``--jobs`` caps the workers only when it is given."""
+    from click.core import ParameterSource
+
+    from samaudio_daw.jobs.ray_engine import RayEngine
+
+    jobs_given = ctx.get_parameter_source("jobs") != ParameterSource.DEFAULT
+    try:
+        return RayEngine(
+            address=address,
+            gpus_per_job=1.0 if gpus_per_job is None else gpus_per_job,
+            max_workers=ctx.params["jobs"] if jobs_given else None,
+        )
+    except ValueError as error:  # only the address is not already checked by click
+        raise click.BadParameter(str(error), param_hint="--address") from None
 
 
 def format_render_summary(outcomes: Sequence[Any]) -> str:
@@ -531,10 +596,12 @@ def _register_subcommands() -> None:
     """Commands that live with their part of the library: REAPER, OSC server, MIDI."""
     from samaudio_daw.control.commands import midi, serve
     from samaudio_daw.reaper.commands import reaper
+    from samaudio_daw.report.command import report
 
     main.add_command(reaper)
     main.add_command(serve)
     main.add_command(midi)
+    main.add_command(report)
 
 
 _register_subcommands()

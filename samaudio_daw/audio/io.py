@@ -46,6 +46,10 @@ class AudioFileError(Exception):
         self.path = Path(path)
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[AudioFileError], tuple[Path, str]]:
+        # Errors cross process boundaries (--jobs, Ray): rebuild from both arguments.
+        return (AudioFileError, (self.path, self.problem))
+
 
 @dataclass(frozen=True)
 class AudioInfo:

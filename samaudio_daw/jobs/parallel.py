@@ -8,7 +8,6 @@ the pool, and the stem writers' temporary files are cleaned by the next run.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -33,7 +32,6 @@ def _start_method() -> str:
 
 def _start_worker(backend: str, options: Any, reports: Any) -> None:
     # One thread per worker: N workers on N cores beat N workers fighting over threads.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)

@@ -20,10 +20,11 @@ from samaudio_daw.audio.io import BitDepth, audio_info, write_audio
 from samaudio_daw.errors import OutputError
 from samaudio_daw.jobs.manifest import Job, JobItem
 from samaudio_daw.jobs.progress import Progress
+from samaudio_daw.jobs.ray_engine import RayEngine
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
 from samaudio_daw.project.model import Item, Project, Track, read_project
-from samaudio_daw.project.rpp import dumps
+from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
 from samaudio_daw.project.timeline import render_item_source, render_track, skip_reason, track_span
 from samaudio_daw.separation.backends import BackendOptions
@@ -241,6 +242,7 @@ class RenderSettings:
     mute_original: bool = True
     file_format: Literal["wav", "flac"] = "wav"
     bit_depth: BitDepth | None = None
+    engine: RayEngine | None = None  # None: this machine, with ``jobs`` processes
 
 
 @dataclass(frozen=True)
@@ -297,9 +299,8 @@ def write_stems_project(
                 new_project_path=target,
                 mute_original=mute_original,
             )
-    from samaudio_daw.jobs.manifest import write_text_atomically
-
-    return write_text_atomically(target, dumps(tree))
+    dump(tree, target)
+    return target
 
 
 def _render_folder(
@@ -345,7 +346,16 @@ def _render_folder(
             sample_rate=plans[0].project.sample_rate,
         )
         try:
-            result = run_job(job, library, separator, progress, cancel, settings.jobs, extra=extra)
+            result = run_job(
+                job,
+                library,
+                separator,
+                progress,
+                cancel,
+                settings.jobs,
+                extra=extra,
+                engine=settings.engine,
+            )
         finally:
             for job_item in items:  # rendered sections are only inputs; keep the disk clean
                 job_item.audio.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from samaudio_daw import __version__
 from samaudio_daw.audio.io import audio_info
@@ -25,6 +25,9 @@ from samaudio_daw.jobs.stems import ItemAudio, StemPlan, plan_stems, separate_it
 from samaudio_daw.presets import Preset, PresetLibrary, preset_for_prompts, preset_to_dict
 from samaudio_daw.separation.backends import create_backend
 from samaudio_daw.separation.base import Prompt, Separator
+
+if TYPE_CHECKING:
+    from samaudio_daw.jobs.ray_engine import RayEngine
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, A
                 "mode": work.item.mode,
                 "reused": reused,
                 "project": str(work.item.project) if work.item.project else None,
+                "pre_chain": [spec.kind for spec in work.preset.pre_chain],
             }
         )
     return entries
@@ -239,12 +243,14 @@ def run_job(
     cancel: Callable[[], bool] | None = None,
     jobs: int = 1,
     extra: dict[str, Any] | None = None,
+    engine: RayEngine | None = None,
 ) -> dict[str, Any]:
     """Run ``job``; returns the result manifest it wrote to ``output_dir/result.json``.
 
     Raises the user-facing errors (audio, preset, prompt, output) before any stem is
     written, and JobCancelled when ``cancel()`` turns true (nothing half-written stays).
     ``extra`` fields are added to the manifest (the render command's project fields).
+    ``engine`` separates the items on a Ray cluster instead of here (``jobs`` unused).
     """
     progress = progress or Silent()
     should_cancel = cancel or (lambda: False)
@@ -273,7 +279,11 @@ def run_job(
     def item_done(position: int, frames: int) -> None:
         book.item_done(todo[position], frames)
 
-    if jobs > 1 and len(todo) > 1:
+    if engine is not None and todo:
+        from samaudio_daw.jobs.ray_engine import run_works_on_ray
+
+        run_works_on_ray(todo_works, job, progress, should_cancel, item_done, engine)
+    elif jobs > 1 and len(todo) > 1:
         from samaudio_daw.jobs.parallel import run_works_in_parallel
 
         run_works_in_parallel(todo_works, job, progress, should_cancel, jobs, item_done)

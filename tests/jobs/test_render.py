@@ -156,7 +156,16 @@ def test_rerun_skips_up_to_date_items_and_redoes_changed_ones(song: Path, cli) -
 def test_track_mode_imports_one_item_per_stem(song: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "track-mode"
     done = cli(
-        "render", song, "--mode", "track", "-o", out, "--tracks", "keys*", "--keep-original-unmuted"
+        "render",
+        "--report",
+        song,
+        "--mode",
+        "track",
+        "-o",
+        out,
+        "--tracks",
+        "keys*",
+        "--keep-original-unmuted",
     )
     assert done.returncode == 3, done.stderr
     original = read_project(song)
@@ -164,6 +173,7 @@ def test_track_mode_imports_one_item_per_stem(song: Path, cli, tmp_path: Path) -
     names = [t.name for t in stems.tracks]
     index = names.index("Keys [de-hum]")
     assert not stems.tracks[index].mute
+    assert (out / "report.html").is_file() and f"listening report: {out}" in done.stdout
     assert [len(t.items) for t in stems.tracks[index + 2 : index + 4]] == [1, 1]
     reference = render_track(original.tracks[index], original, 0.0, 9.0)
     rendered = render_folder(stems.tracks[index + 1], stems, 0.0, 9.0)
