@@ -7,7 +7,6 @@ SNR [60 dB masked, 73 dB generated]. The codec and T5 always run in float32.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +31,6 @@ pytestmark = [
 ODE_RELATIVE_L2 = 0.02
 STEM_SNR_DB = 30.0
 RATE_HZ = 44100
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small models on shared 2-core runners: spinning OpenMP threads cost more than they give."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ jump near a boundary no larger than elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +28,6 @@ FRAME_S = 1920 / 48000
 WINDOW_S = 0.05
 SIDE_S = 0.25
 MARGIN = 1.25
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small models on shared 2-core runners: spinning OpenMP threads cost more than they give."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def steady_mix() -> np.ndarray:
