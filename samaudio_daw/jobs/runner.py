@@ -3,7 +3,8 @@
 The CLI, the OSC server, the REAPER scripts (through ``samaudio-daw run``) and the
 render command all build a ``Job`` and call ``run_job``. It checks everything it can
 before writing anything, skips items whose stems are up to date, separates the rest
-(in parallel worker processes with ``jobs > 1``), and writes ``result.json`` last.
+(in worker processes with ``jobs > 1``, or on Ray), and rewrites ``result.json`` after
+every finished item so that an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def prepare_output_dir(output_dir: Path, inputs: Sequence[Path]) -> None:
         stale.unlink(missing_ok=True)  # left by a run that was killed
 
 
+def _time_reference(item: JobItem, sample_rate: int, file_format: str) -> int | None:
+    """Where the stems sit on a timeline: the item's position, or the input's own BWF stamp."""
+    if item.mode != "file":
+        return round(item.position_s * sample_rate)
+    return read_time_reference(item.audio) if file_format == "WAV" else None
+
+
+def _sound_of(preset: Preset) -> dict[str, object]:
+    """The parts of a preset that change the stems (not its description or file location)."""
+    described = preset_to_dict(preset)
+    return {k: v for k, v in described.items() if k not in ("description", "source_path")}
+
+
 def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separator) -> ItemWork:
     """Check an item's audio, preset and prompts, and decide its stem files and cache key."""
     preset = resolve_preset(item, library, job.keep_residual)
@@ -85,16 +99,10 @@ def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separa
     info = audio_info(item.audio)
     keep = preset.keep_residual if job.keep_residual is None else job.keep_residual
     plans = plan_stems(item.name, preset, job.output_dir, job.file_format, keep)
-    time_reference = (
-        round(item.position_s * info.sample_rate)
-        if item.mode != "file"
-        else read_time_reference(item.audio)
-        if info.format == "WAV"
-        else None
-    )
+    time_reference = _time_reference(item, info.sample_rate, info.format)
     source = ItemAudio(item.audio, job.bit_depth or item.bit_depth, job.file_format, time_reference)
     recipe = {
-        "preset": preset_to_dict(preset),
+        "preset": _sound_of(preset),
         "prompts": [[p.text, [[s.sign, s.start_s, s.end_s] for s in p.spans]] for p in prompts],
         "backend": separator.name,
         "settings": separator.settings(),
