@@ -8,9 +8,9 @@ runs one job over all of them, and writes ``<project>-stems.rpp`` beside the ste
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from samaudio_daw.audio.io import BitDepth, audio_info, write_audio
 from samaudio_daw.errors import OutputError
-from samaudio_daw.jobs.manifest import Job, JobItem
+from samaudio_daw.jobs.manifest import Job, JobItem, write_result
 from samaudio_daw.jobs.progress import Progress
 from samaudio_daw.jobs.ray_engine import RayEngine
 from samaudio_daw.jobs.runner import run_job
@@ -303,6 +303,56 @@ def write_stems_project(
     return target
 
 
+def _separate_sections(
+    plans: Sequence[ProjectPlan],
+    library: PresetLibrary,
+    settings: RenderSettings,
+    separator: Separator | None,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+) -> dict[str, Any]:
+    """Render the planned items' audio, separate it as one job; returns the result manifest."""
+    output_dir = plans[0].output_dir
+    items: list[JobItem] = []
+    for plan in plans:
+        prefix = f"{_slug(plan.project.path.stem)}-" if len(plans) > 1 else ""
+        items += render_sections(plan, settings.mode, prefix)
+    extra: dict[str, Any] = {
+        "project": str(plans[0].project.path),
+        "sample_rate": plans[0].project.sample_rate,
+        "skipped": [s.to_dict() for plan in plans for s in plan.skipped],
+        "stems_project": stems_project_path(plans[0]).name,
+        "projects": [
+            {"project": str(p.project.path), "stems_project": stems_project_path(p).name}
+            for p in plans
+        ],
+    }
+    if not items:
+        document = {"version": 1, "stems": [], **extra}
+        write_result(output_dir / "result.json", document)
+        return document
+    job = Job(
+        items=tuple(items),
+        output_dir=output_dir,
+        backend=settings.backend,
+        backend_options=settings.backend_options,
+        file_format=settings.file_format,
+        bit_depth=settings.bit_depth,
+        project=plans[0].project.path,
+        sample_rate=plans[0].project.sample_rate,
+    )
+    return run_job(
+        job,
+        library,
+        separator,
+        progress,
+        cancel,
+        settings.jobs,
+        extra=extra,
+        engine=settings.engine,
+    )
+
+
 def _render_folder(
     plans: Sequence[ProjectPlan],
     library: PresetLibrary,
@@ -313,54 +363,13 @@ def _render_folder(
 ) -> RenderOutcome:
     """Render every project whose stems go to the same output folder, as one job."""
     output_dir = plans[0].output_dir
-    items: list[JobItem] = []
     for plan in plans:
         check_output_dir(plan)
-        prefix = f"{_slug(plan.project.path.stem)}-" if len(plans) > 1 else ""
-        items += render_sections(plan, settings.mode, prefix)
+    try:
+        result = _separate_sections(plans, library, settings, separator, progress, cancel)
+    finally:  # rendered sections are only inputs: never leave them behind
+        shutil.rmtree(output_dir / WORK_FOLDER, ignore_errors=True)
     skipped = tuple(s for plan in plans for s in plan.skipped)
-    extra: dict[str, Any] = {
-        "project": str(plans[0].project.path),
-        "sample_rate": plans[0].project.sample_rate,
-        "skipped": [s.to_dict() for s in skipped],
-        "stems_project": stems_project_path(plans[0]).name,
-        "projects": [
-            {"project": str(p.project.path), "stems_project": stems_project_path(p).name}
-            for p in plans
-        ],
-    }
-    if not items:
-        from samaudio_daw.jobs.manifest import write_result
-
-        result = {"version": 1, "stems": [], **extra}
-        write_result(output_dir / "result.json", result)
-    else:
-        job = Job(
-            items=tuple(items),
-            output_dir=output_dir,
-            backend=settings.backend,
-            backend_options=settings.backend_options,
-            file_format=settings.file_format,
-            bit_depth=settings.bit_depth,
-            project=plans[0].project.path,
-            sample_rate=plans[0].project.sample_rate,
-        )
-        try:
-            result = run_job(
-                job,
-                library,
-                separator,
-                progress,
-                cancel,
-                settings.jobs,
-                extra=extra,
-                engine=settings.engine,
-            )
-        finally:
-            for job_item in items:  # rendered sections are only inputs; keep the disk clean
-                job_item.audio.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                (output_dir / WORK_FOLDER).rmdir()
     written = tuple(
         write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
     )
