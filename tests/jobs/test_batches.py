@@ -84,3 +84,14 @@ def test_kill_9_leaves_no_partial_stem_and_the_rerun_completes(tmp_path: Path) -
     assert reused and reused < {s["file"] for s in result["stems"]}  # resumed, not redone
     assert len(list(out.glob("*.wav"))) == 12 and not list(out.glob(".*.part"))
     assert all(sf.info(p).frames == 6 * RATE for p in out.glob("*.wav"))
+
+
+def test_a_bad_item_in_a_parallel_batch_is_a_one_line_error(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    project = _project(tmp_path / "p", items=2, seconds=0.5)
+    broken = np.zeros(RATE // 2, np.float32)
+    broken[100] = np.nan
+    sf.write(tmp_path / "p" / "media" / "take1.wav", broken, RATE, subtype="FLOAT")
+    done = cli("render", project, "--jobs", "2")
+    assert done.returncode == 2, done.stderr
+    assert "NaN" in done.stderr and done.stderr.count("\n") == 1
+    assert not list((tmp_path / "p" / "batch-stems").glob("*.part"))

@@ -27,6 +27,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from samaudio_daw.cli import main
+from samaudio_daw.errors import OutputError
 from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.jobs.ray_engine import (
     ClusterError,
@@ -187,15 +188,22 @@ class _TwoArgumentBug(Exception):
         super().__init__(f"{where}: {what}")
 
 
+class _TwoArgumentUserError(OutputError):
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}")
+
+
 def test_worker_errors_reach_the_driver_with_their_message_and_kind() -> None:
     from samaudio_daw.audio.io import AudioFileError
     from samaudio_daw.errors import user_error_types
 
     kept = ClusterError("x")
     assert portable(kept) is kept
-    audio = portable(AudioFileError("take.wav", "contains NaN"))  # cannot be unpickled
-    assert isinstance(audio, WorkerError) and isinstance(audio, user_error_types())
-    assert str(audio) == "take.wav: contains NaN"
+    audio_error = AudioFileError("take.wav", "contains NaN")
+    assert portable(audio_error) is audio_error  # travels as itself
+    user = portable(_TwoArgumentUserError("take.wav", "cannot be written"))  # cannot be rebuilt
+    assert isinstance(user, WorkerError) and isinstance(user, user_error_types())
+    assert str(user) == "take.wav: cannot be written"
     bug = portable(_TwoArgumentBug("block 3", "shape mismatch"))
     assert not isinstance(bug, user_error_types())
     assert str(bug) == "_TwoArgumentBug on a Ray worker: block 3: shape mismatch"
