@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from samaudio_daw import __version__
-from samaudio_daw.separation.backends import BACKEND_NAMES, BackendOptions
+from samaudio_daw.model_flags import backend_options, model_flags
 
 if TYPE_CHECKING:
     from samaudio_daw.jobs.ray_engine import RayEngine
@@ -66,69 +66,9 @@ def preset_dirs(presets: Sequence[Path]) -> list[Path]:
     return [Path(p) for p in presets]
 
 
-def backend_options(params: dict[str, Any]) -> BackendOptions:
-    """BackendOptions from the shared model flags (``--model`` falls back to SAMAUDIO_MODEL)."""
-    return BackendOptions(
-        model=params.get("model") or os.environ.get("SAMAUDIO_MODEL"),
-        device=params.get("device") or "auto",
-        dtype=params.get("dtype") or "auto",
-        steps=params.get("steps") or 16,
-        seed=params.get("seed") or 0,
-        chunk_s=params.get("chunk") or 10.0,
-        output=params.get("output") or "masked",
-    )
-
-
 def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every separating command shares: backend, model and output format."""
     flags = [
-        click.option(
-            "--backend",
-            type=click.Choice(BACKEND_NAMES),
-            default="dsp",
-            show_default=True,
-            help="Separation backend.",
-        ),
-        click.option(
-            "--model",
-            metavar="PATH_OR_ID",
-            help="SAM-Audio checkpoint folder or hub id (or set SAMAUDIO_MODEL).",
-        ),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto"),
-        click.option(
-            "--dtype",
-            type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
-            default="auto",
-            help="auto: bf16 on GPU, fp32 on CPU.",
-        ),
-        click.option(
-            "--steps",
-            type=click.IntRange(1, 256),
-            default=16,
-            show_default=True,
-            help="ODE steps (sam-audio).",
-        ),
-        click.option(
-            "--seed",
-            type=int,
-            default=0,
-            show_default=True,
-            help="Makes sam-audio output reproducible.",
-        ),
-        click.option(
-            "--chunk",
-            type=click.FloatRange(1.0, 60.0),
-            default=10.0,
-            show_default=True,
-            help="Model chunk length in seconds (sam-audio).",
-        ),
-        click.option(
-            "--output",
-            type=click.Choice(["masked", "generated"]),
-            default="masked",
-            show_default=True,
-            help="sam-audio: masked stems (stereo, exact null) or the model's own audio.",
-        ),
         click.option(
             "--format",
             "file_format",
@@ -168,7 +108,7 @@ def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for flag in reversed(flags):
         command = flag(command)
-    return command
+    return model_flags(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,7 +7,6 @@ Registered in ``samaudio_daw/cli.py`` with ``main.add_command(serve)`` and
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from samaudio_daw.separation.backends import BACKEND_NAMES, BackendOptions
+from samaudio_daw.model_flags import backend_options, model_flags
 
 if TYPE_CHECKING:
     from samaudio_daw.control.lifecycle import ServeSettings
@@ -39,18 +38,6 @@ def _logger(verbose: bool) -> logging.Logger:
         handler.setFormatter(logging.Formatter("%(asctime)s serve %(levelname)s: %(message)s"))
         log.addHandler(handler)
     return log
-
-
-def _backend_options(params: dict[str, Any]) -> BackendOptions:
-    return BackendOptions(
-        model=params["model"] or os.environ.get("SAMAUDIO_MODEL"),
-        device=params["device"],
-        dtype=params["dtype"],
-        steps=params["steps"],
-        seed=params["seed"],
-        chunk_s=params["chunk"],
-        output=params["output"],
-    )
 
 
 def _settings(params: dict[str, Any]) -> ServeSettings:
@@ -80,7 +67,7 @@ def _settings(params: dict[str, Any]) -> ServeSettings:
         midi_port=midi_port,
         midi_mapping=mapping,
         backend=params["backend"],
-        backend_options=_backend_options(params),
+        backend_options=backend_options(params),
         preset_dirs=tuple(params["presets"]),
         max_waiting=params["max_queued"],
     )
@@ -158,18 +145,7 @@ PORT = click.IntRange(0, 65535)
     type=click.Path(path_type=Path),
     help="A folder of user presets (also SAMAUDIO_PRESETS).",
 )
-@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="dsp", show_default=True)
-@click.option("--model", metavar="PATH_OR_ID", help="SAM-Audio checkpoint (or SAMAUDIO_MODEL).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
-@click.option(
-    "--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto"
-)
-@click.option("--steps", type=click.IntRange(1, 256), default=16, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--chunk", type=click.FloatRange(1.0, 60.0), default=10.0, show_default=True)
-@click.option(
-    "--output", type=click.Choice(["masked", "generated"]), default="masked", show_default=True
-)
+@model_flags
 @click.option("-v", "--verbose", is_flag=True, help="Log every refused message too.")
 def serve(**params: Any) -> None:
     """Run separation jobs sent over OSC (and MIDI), one at a time, until Ctrl-C.

@@ -15,7 +15,6 @@ from typing import Any
 
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.progress import JobCancelled, Progress
-from samaudio_daw.jobs.stems import separate_item
 from samaudio_daw.separation.backends import create_backend
 from samaudio_daw.separation.base import Separator
 
@@ -42,15 +41,7 @@ def _start_worker(backend: str, options: Any, reports: Any) -> None:
 def _separate_in_worker(index: int, work: Any) -> int:
     separator: Separator = _worker["separator"]
     reports = _worker["reports"]
-    return separate_item(
-        work.source,
-        work.preset,
-        work.prompts,
-        work.plans,
-        separator,
-        lambda fraction: reports.put((index, fraction)),
-        lambda: False,
-    )
+    return work.separate(separator, lambda fraction: reports.put((index, fraction)), lambda: False)
 
 
 def run_works_in_parallel(

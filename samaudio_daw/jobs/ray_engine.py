@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.progress import JobCancelled, Progress
-from samaudio_daw.jobs.stems import separate_item
 from samaudio_daw.separation.backends import BackendOptions, create_backend
 from samaudio_daw.separation.base import SeparationError, Separator
 
@@ -268,15 +267,7 @@ class ItemSeparator:
         try:
             separator = self._loaded()
             remove_leftovers(work)
-            return separate_item(
-                work.source,
-                work.preset,
-                work.prompts,
-                work.plans,
-                separator,
-                _BoardReport(board, index),
-                lambda: False,
-            )
+            return work.separate(separator, _BoardReport(board, index), lambda: False)
         except Exception as error:
             raise portable(error) from None
 

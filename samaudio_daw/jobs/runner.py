@@ -42,6 +42,14 @@ class ItemWork:
     source: ItemAudio
     key: str
 
+    def separate(
+        self, separator: Separator, progress: Callable[[float], None], cancel: Callable[[], bool]
+    ) -> int:
+        """Write every planned stem of this item; returns the frames in each."""
+        return separate_item(
+            self.source, self.preset, self.prompts, self.plans, separator, progress, cancel
+        )
+
 
 def resolve_preset(item: JobItem, library: PresetLibrary, keep_residual: bool | None) -> Preset:
     """The item's preset by name, or an ad-hoc one made from its prompts."""
@@ -237,9 +245,7 @@ def run_works_serially(
         def report(fraction: float, index: int = index, work: ItemWork = work) -> None:
             progress.update((index + fraction) / len(works), work.item.name)
 
-        frames = separate_item(
-            work.source, work.preset, work.prompts, work.plans, separator, report, cancel
-        )
+        frames = work.separate(separator, report, cancel)
         item_done(index, frames)
 
 
