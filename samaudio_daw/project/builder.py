@@ -11,11 +11,11 @@ always gives the same text.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from samaudio_daw.project.model import check_finite
 from samaudio_daw.project.rpp import RppLine, RppNode, dumps, format_number, guid_for
 
 REAPER_VERSION = "7.27/linux-x86_64"
@@ -37,11 +37,6 @@ KIND_BY_SUFFIX = {
 def source_kind_for(file: str) -> str:
     """REAPER's source type for a file name (``take.flac`` -> FLAC); WAVE if unknown."""
     return KIND_BY_SUFFIX.get(PurePath(file.replace("\\", "/")).suffix.lower(), "WAVE")
-
-
-def _check_finite(name: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -75,9 +70,9 @@ class ItemSpec:
 
     def __post_init__(self) -> None:
         for name in ("position_s", "length_s", "source_offset_s", "fade_in_s", "fade_out_s"):
-            _check_finite(name, getattr(self, name))
+            check_finite(name, getattr(self, name))
         for name in ("volume", "take_volume", "take_pan", "play_rate", "section_start_s"):
-            _check_finite(name, getattr(self, name))
+            check_finite(name, getattr(self, name))
         if self.length_s <= 0:
             raise ValueError(f"item length_s must be positive, got {self.length_s}")
         if self.fade_in_s < 0 or self.fade_out_s < 0:
@@ -103,7 +98,7 @@ class TrackSpec:
     folder_delta: int = 0
 
     def __post_init__(self) -> None:
-        _check_finite("track volume", self.volume)
+        check_finite("track volume", self.volume)
         if not -1.0 <= self.pan <= 1.0:
             raise ValueError(f"track pan must be within -1..1, got {self.pan}")
         for item in self.items:

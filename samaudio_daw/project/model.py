@@ -40,13 +40,14 @@ class ProjectFormatError(ValueError):
     """A project value that cannot be read; the message names file, line and place."""
 
 
-def _check_finite(name: str, value: float) -> None:
+def check_finite(name: str, value: float) -> None:
+    """ValueError naming ``name`` unless ``value`` is a finite number."""
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 def _check_not_negative(name: str, value: float) -> None:
-    _check_finite(name, value)
+    check_finite(name, value)
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
 
@@ -63,7 +64,7 @@ class Fade:
         _check_not_negative("fade length_s", self.length_s)
         if not isinstance(self.shape, int):
             raise TypeError(f"fade shape must be an int, got {type(self.shape).__name__}")
-        _check_finite("fade curvature", self.curvature)
+        check_finite("fade curvature", self.curvature)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Marker:
     name: str
 
     def __post_init__(self) -> None:
-        _check_finite("marker position_s", self.position_s)
+        check_finite("marker position_s", self.position_s)
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ class Region:
     name: str
 
     def __post_init__(self) -> None:
-        _check_finite("region start_s", self.start_s)
-        _check_finite("region end_s", self.end_s)
+        check_finite("region start_s", self.start_s)
+        check_finite("region end_s", self.end_s)
         if self.end_s < self.start_s:
             raise ValueError(f"region {self.index} ends ({self.end_s}) before it starts")
 
@@ -117,7 +118,7 @@ class Source:
     def __post_init__(self) -> None:
         if not self.kind:
             raise ValueError("source kind must not be empty")
-        _check_finite("section_start_s", self.section_start_s)
+        check_finite("section_start_s", self.section_start_s)
         if self.section_length_s is not None:
             _check_not_negative("section_length_s", self.section_length_s)
         if self.kind == "SECTION" and self.parent is None:
@@ -150,10 +151,10 @@ class Take:
     lines: tuple[RppNode | RppLine, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_finite("take volume", self.volume)
-        _check_finite("take pan", self.pan)
-        _check_finite("take start_offset_s (SOFFS)", self.start_offset_s)
-        _check_finite("take play_rate", self.play_rate)
+        check_finite("take volume", self.volume)
+        check_finite("take pan", self.pan)
+        check_finite("take start_offset_s (SOFFS)", self.start_offset_s)
+        check_finite("take play_rate", self.play_rate)
         if self.play_rate <= 0:
             raise ValueError(f"take play_rate must be positive, got {self.play_rate}")
 
@@ -184,9 +185,9 @@ class Item:
     node: RppNode = field(default_factory=lambda: RppNode.new("ITEM"), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_finite("item position_s", self.position_s)
+        check_finite("item position_s", self.position_s)
         _check_not_negative("item length_s", self.length_s)
-        _check_finite("item volume", self.volume)
+        check_finite("item volume", self.volume)
         if self.takes and not 0 <= self.active_take_index < len(self.takes):
             raise ValueError(
                 f"active take {self.active_take_index} out of range (item has {len(self.takes)})"
@@ -230,8 +231,8 @@ class Track:
     node: RppNode = field(default_factory=lambda: RppNode.new("TRACK"), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_finite("track volume", self.volume)
-        _check_finite("track pan", self.pan)
+        check_finite("track volume", self.volume)
+        check_finite("track pan", self.pan)
         if self.folder_depth < 0:
             raise ValueError(f"track folder_depth must not be negative, got {self.folder_depth}")
 
@@ -260,7 +261,7 @@ class Project:
     def __post_init__(self) -> None:
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int, got {self.sample_rate!r}")
-        _check_finite("tempo_bpm", self.tempo_bpm)
+        check_finite("tempo_bpm", self.tempo_bpm)
         if self.tempo_bpm <= 0:
             raise ValueError(f"tempo_bpm must be positive, got {self.tempo_bpm}")
 
