@@ -1,32 +1,22 @@
-"""The errors a user can fix: the command line prints their one-line message and exits 2."""
+"""The one base class for errors a user can fix: the command line prints the message and exits 2.
+
+This module imports nothing, so every layer can subclass ``UserError`` where it raises.
+"""
 
 from __future__ import annotations
 
-from samaudio_daw.audio.io import AudioFileError
-from samaudio_daw.jobs.manifest import ManifestError
-from samaudio_daw.separation.base import SeparationError
+
+class UserError(Exception):
+    """Bad input, a bad setting or a bad place to write: not a bug in samaudio-daw.
+
+    The message is one line that names the file, track or field and says how to fix it.
+    """
 
 
-class OutputError(Exception):
+class OutputError(UserError):
     """An output folder or file that cannot be used; the message names it."""
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Every exception type that means bad input rather than a bug in samaudio-daw."""
-    from samaudio_daw.presets import PresetError
-    from samaudio_daw.project.model import ProjectFormatError
-    from samaudio_daw.project.rpp import RppParseError
-    from samaudio_daw.project.timeline import RenderError
-    from samaudio_daw.report import ReportError
-
-    return (
-        AudioFileError,
-        ManifestError,
-        SeparationError,
-        OutputError,
-        PresetError,
-        RppParseError,
-        ProjectFormatError,
-        RenderError,
-        ReportError,
-    )
+    return (UserError,)

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from samaudio_daw.audio.wav import WavWriter
+from samaudio_daw.errors import UserError
 from samaudio_daw.files import make_shareable
 
 BitDepth = Literal["16", "24", "32", "float"]
@@ -38,7 +39,7 @@ _SUBTYPE_BIT_DEPTH: dict[str, BitDepth] = {
 _FLAC_SUBTYPES: dict[BitDepth, str] = {"16": "PCM_16", "24": "PCM_24"}
 
 
-class AudioFileError(Exception):
+class AudioFileError(UserError):
     """An audio file that cannot be read or written; the message names the file."""
 
     def __init__(self, path: Path | str, problem: str) -> None:

@@ -34,12 +34,13 @@ from samaudio_daw.control.osc_server import (
 )
 from samaudio_daw.control.paths import Roots
 from samaudio_daw.control.service import ControlService, Separators, event_replies
+from samaudio_daw.errors import UserError
 from samaudio_daw.separation.backends import BackendOptions
 
 MIN_TOKEN_CHARS = 8
 
 
-class ServeError(Exception):
+class ServeError(UserError):
     """Settings the server cannot start with; the message says how to fix them."""
 
 

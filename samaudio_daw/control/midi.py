@@ -31,6 +31,7 @@ from typing import Any, Literal, TypeAlias, get_args
 
 import mido
 
+from samaudio_daw.errors import UserError
 from samaudio_daw.presets.parsing import did_you_mean
 from samaudio_daw.separation.backends import BACKEND_NAMES
 
@@ -46,7 +47,7 @@ ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 RTMIDI_HINT = "install python-rtmidi (pip install python-rtmidi) for MIDI ports"
 
 
-class MidiMapError(ValueError):
+class MidiMapError(UserError, ValueError):
     """A mapping file that cannot be used: ``<file>: <field>: <problem>``."""
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import jsonschema
 
 from samaudio_daw.audio.io import BitDepth, FileFormat
+from samaudio_daw.errors import UserError
 from samaudio_daw.files import write_bytes_atomically
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import TimeSpan
@@ -25,7 +26,7 @@ MANIFEST_VERSION = 1
 RESULT_FILE_NAME = "result.json"
 
 
-class ManifestError(Exception):
+class ManifestError(UserError):
     """A job or result manifest that does not follow its schema; names file and field."""
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, TypeVar
 
+from samaudio_daw.errors import UserError
+
 ParamValue: TypeAlias = bool | int | float | str
 """A plugin parameter value as TOML can spell it."""
 
@@ -39,7 +41,7 @@ RESERVED_FILE_NAMES = frozenset(
 _T = TypeVar("_T")
 
 
-class PresetError(ValueError):
+class PresetError(UserError, ValueError):
     """A preset that cannot be used as written.
 
     ``source`` is the preset file (or another label such as ``<track 'Gtr'>``), ``field``

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from samaudio_daw.errors import UserError
 from samaudio_daw.project import rpp
 from samaudio_daw.project.media import MediaFinder, MediaLookup
 from samaudio_daw.project.rpp import RppLine, RppNode
@@ -36,7 +37,7 @@ FILE_SOURCE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK", "VIDEO"
 TAKE_ENVELOPES = ("VOLENV", "PANENV", "MUTEENV", "PITCHENV")
 
 
-class ProjectFormatError(ValueError):
+class ProjectFormatError(UserError, ValueError):
     """A project value that cannot be read; the message names file, line and place."""
 
 

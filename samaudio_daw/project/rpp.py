@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from samaudio_daw.errors import UserError
 from samaudio_daw.files import write_bytes_atomically
 
 QUOTES = "\"'`"
@@ -26,7 +27,7 @@ _LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|)")
 _INDENT_UNIT = "  "
 
 
-class RppParseError(ValueError):
+class RppParseError(UserError, ValueError):
     """Text that is not a well-formed REAPER project; the message names file and line."""
 
     def __init__(self, source: str, line_number: int, problem: str) -> None:

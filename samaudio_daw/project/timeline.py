@@ -35,6 +35,7 @@ import numpy as np
 import pedalboard.io as pio
 import soundfile as sf
 
+from samaudio_daw.errors import UserError
 from samaudio_daw.project.model import Item, Project, Source, Track
 
 FILE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK")
@@ -43,7 +44,7 @@ _RESAMPLER_LATENCY_FRAMES = 64
 _MAX_MARGIN_FRAMES = 4096
 
 
-class RenderError(ValueError):
+class RenderError(UserError, ValueError):
     """An item or track that cannot be rendered; the message says which and why."""
 
 

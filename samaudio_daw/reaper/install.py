@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samaudio_daw import __version__
+from samaudio_daw.errors import UserError
 from samaudio_daw.files import write_bytes_atomically
 
 SCRIPTS_FOLDER = "samaudio-daw"
@@ -29,7 +30,7 @@ EXECUTABLE_NAMES = ("samaudio-daw", "samaudio-daw.exe")
 _RESOURCE_PATH_HINT = "REAPER shows it under Options > Show REAPER resource path in explorer/finder"
 
 
-class InstallError(Exception):
+class InstallError(UserError):
     """Installing cannot go on; the message says what is wrong, where, and what to do."""
 
 

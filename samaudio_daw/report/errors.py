@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from samaudio_daw.errors import UserError
 
-class ReportError(Exception):
+
+class ReportError(UserError):
     """A result manifest, stem file or dependency the report cannot use; names it and the fix."""

@@ -14,11 +14,13 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from samaudio_daw.errors import UserError
+
 ProgressCallback = Callable[[float], None]
 """Called with the fraction done, 0.0 to 1.0."""
 
 
-class SeparationError(Exception):
+class SeparationError(UserError):
     """A separation that cannot be done as asked; the message says why and what to do."""
 
 
