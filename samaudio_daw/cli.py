@@ -344,20 +344,36 @@ def presets_check(
     run_command(ctx, action)
 
 
+media_dir_option = click.option(
+    "--media-dir",
+    "media_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Also look for missing media here (and in its subfolders), after REAPER's own "
+    "search (project folder, record path, subfolders); repeatable.",
+)
+
+
 @main.command()
 @click.argument("project", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
+@media_dir_option
 @presets_dir_option
 @click.pass_context
 def inspect(
-    ctx: click.Context, project: Path, as_json: bool, preset_folders: tuple[Path, ...]
+    ctx: click.Context,
+    project: Path,
+    as_json: bool,
+    media_dirs: tuple[Path, ...],
+    preset_folders: tuple[Path, ...],
 ) -> None:
     """Show a project's tracks, items, media and the preset each track would use."""
 
     def action() -> int:
         from samaudio_daw.jobs.render import inspect_project
 
-        report = inspect_project(project, _library(preset_folders))
+        report = inspect_project(project, _library(preset_folders), media_dirs)
         if as_json:
             click.echo(json.dumps(report, indent=2))
         else:
@@ -365,6 +381,15 @@ def inspect(
         return 0
 
     run_command(ctx, action)
+
+
+def format_missing(missing: dict[str, Any]) -> str:
+    """One line for a missing media file: how many items and tracks use it, and why."""
+    items, tracks = missing["items"], missing["tracks"]
+    return (
+        f"missing media ({items} item{'s' * (items != 1)} on {tracks} "
+        f"track{'s' * (tracks != 1)}): {missing['reason']}"
+    )
 
 
 def format_inspection(report: dict[str, Any]) -> str:
@@ -378,12 +403,16 @@ def format_inspection(report: dict[str, Any]) -> str:
             what = track["reason"]
         lines.append(f"{indent}{track['index']:>3}. {track['name']}  [{what}]")
         for item in track["items"]:
-            where = item["found"] or f"MISSING ({item['missing_reason']})" if item["file"] else "-"
-            note = f"  skipped: {item['skip_reason']}" if item["skip_reason"] else ""
+            where = item["found"] or f"MISSING {item['file']!r}" if item["file"] else "-"
+            missing = item["file"] and not item["found"]
+            reason = None if missing else item["skip_reason"]
+            note = f"  skipped: {reason}" if reason else ""
             lines.append(
                 f"{indent}       item {item['index']} @ {item['position_s']:.3f}s "
                 f"len {item['length_s']:.3f}s  {item['source_kind']} {where}{note}"
             )
+    for missing in report["missing_media"]:
+        lines.append(format_missing(missing))
     lines.append(f"stems would go to {report['output_dir']}")
     return "\n".join(lines)
 
@@ -412,6 +441,7 @@ def format_inspection(report: dict[str, Any]) -> str:
     help="item: each item's source section; track: the whole track timeline.",
 )
 @click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
+@media_dir_option
 @click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
@@ -438,6 +468,7 @@ def render(
     track_patterns: tuple[str, ...],
     mode: str,
     keep_original_unmuted: bool,
+    media_dirs: tuple[Path, ...],
     engine: str,
     address: str | None,
     gpus_per_job: float | None,
@@ -466,6 +497,7 @@ def render(
             file_format=params["file_format"],
             bit_depth=params["bit_depth"],
             engine=ray_engine,
+            media_dirs=media_dirs,
         )
         outcomes = render_projects(
             list(projects),
@@ -519,8 +551,12 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
                     f"{len(own):>5}  {preset}"
                 )
         for skip in outcome.skipped:
+            if skip.missing_file is not None:
+                continue  # listed once per file below
             where = f"{skip.track}" + (f", {skip.item}" if skip.item else "")
             lines.append(f"skipped: {where}: {skip.reason}")
+        for plan in outcome.plans:
+            lines.extend(f"skipped: {m.describe()}" for m in plan.missing_media)
         result = outcome.result
         reused = sum(1 for s in stems if s.get("reused"))
         lines.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from samaudio_daw.jobs.ray_engine import RayEngine
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
 from samaudio_daw.project.model import Item, Project, Track, read_project
+from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
 from samaudio_daw.project.timeline import render_item_source, render_track, skip_reason, track_span
@@ -43,6 +44,7 @@ class Skipped:
     item: str | None
     item_guid: str | None
     reason: str
+    missing_file: str | None = None  # the FILE line's path, when the media is missing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,7 +53,62 @@ class Skipped:
             "item": self.item,
             "item_guid": self.item_guid,
             "reason": self.reason,
+            "missing_file": self.missing_file,
         }
+
+
+@dataclass(frozen=True)
+class MissingMedia:
+    """One media file a project names but that was not found, and how much uses it."""
+
+    project: str
+    file: str
+    reason: str
+    items: int
+    tracks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "file": self.file,
+            "reason": self.reason,
+            "items": self.items,
+            "tracks": self.tracks,
+        }
+
+    def describe(self) -> str:
+        items = f"{self.items} item{'s' if self.items != 1 else ''}"
+        tracks = f"{self.tracks} track{'s' if self.tracks != 1 else ''}"
+        return f"missing media ({items} on {tracks}): {self.reason}"
+
+
+def _missing_file(item: Item) -> tuple[str, str] | None:
+    """(written path, reason) when the item's active take names a file not found."""
+    take = item.active_take
+    media = take.source.media if take and take.source else None
+    if media is None or media.path is not None or media.file is None:
+        return None
+    return media.file, media.missing_reason or f"media file {media.file!r} not found"
+
+
+def missing_media(
+    project: Project, only: Collection[tuple[int, int]] | None = None
+) -> list[MissingMedia]:
+    """Each missing media file, once, with how many items and tracks use it, in the
+    order first used; ``only`` limits it to these (track index, item index) pairs."""
+    uses: dict[str, tuple[str, int, set[int]]] = {}
+    for track in project.tracks:
+        for item in track.items:
+            missing = _missing_file(item)
+            if missing is None or (only is not None and (track.index, item.index) not in only):
+                continue
+            file, reason = missing
+            _, count, on_tracks = uses.get(file, (reason, 0, set()))
+            uses[file] = (reason, count + 1, on_tracks | {track.index})
+    return [
+        MissingMedia(project.path.name, file, reason, count, len(on_tracks))
+        for file, (reason, count, on_tracks) in uses.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -72,6 +129,13 @@ class ProjectPlan:
     skipped: tuple[Skipped, ...]
     output_dir: Path
     choices: tuple[TrackChoice, ...] = field(default=())
+    media_dirs: tuple[Path, ...] = ()
+    missing_items: frozenset[tuple[int, int]] = frozenset()  # (track, item) skipped as missing
+
+    @property
+    def missing_media(self) -> list[MissingMedia]:
+        """The missing files of the items this render skipped, once each."""
+        return missing_media(self.project, self.missing_items) if self.missing_items else []
 
 
 def default_output_dir(project_path: Path) -> Path:
@@ -89,11 +153,16 @@ def _item_label(item: Item) -> str:
 
 
 def plan_project(
-    path: Path, library: PresetLibrary, output_dir: Path | None, track_patterns: Sequence[str] = ()
+    path: Path,
+    library: PresetLibrary,
+    output_dir: Path | None,
+    track_patterns: Sequence[str] = (),
+    media_dirs: Sequence[Path] = (),
 ) -> ProjectPlan:
     """Read ``path`` and decide what to separate; nothing is written."""
-    project = read_project(path)
+    project = read_project(path, media_dirs)
     plans, skipped, choices = [], [], []
+    missing_items: set[tuple[int, int]] = set()
     for track in project.tracks:
         choice = match_track(track.name, library)
         choices.append(choice)
@@ -106,9 +175,17 @@ def plan_project(
         for item in track.items:
             reason = "muted item" if item.mute else skip_reason(item)
             if reason:
+                missing = _missing_file(item) if reason.startswith("missing media") else None
+                if missing is not None:
+                    missing_items.add((track.index, item.index))
                 skipped.append(
                     Skipped(
-                        project.path.name, track.name, _item_label(item), item.guid or None, reason
+                        project.path.name,
+                        track.name,
+                        _item_label(item),
+                        item.guid or None,
+                        reason,
+                        missing[0] if missing else None,
                     )
                 )
             else:
@@ -116,7 +193,15 @@ def plan_project(
         if items:
             plans.append(TrackPlan(track, choice, tuple(items)))
     out = output_dir or default_output_dir(project.path)
-    return ProjectPlan(project, tuple(plans), tuple(skipped), out, tuple(choices))
+    return ProjectPlan(
+        project,
+        tuple(plans),
+        tuple(skipped),
+        out,
+        tuple(choices),
+        tuple(media_dirs),
+        frozenset(missing_items),
+    )
 
 
 def check_output_dir(plan: ProjectPlan) -> None:
@@ -243,6 +328,7 @@ class RenderSettings:
     file_format: Literal["wav", "flac"] = "wav"
     bit_depth: BitDepth | None = None
     engine: RayEngine | None = None  # None: this machine, with ``jobs`` processes
+    media_dirs: tuple[Path, ...] = ()  # searched for missing media after REAPER's rules
 
 
 @dataclass(frozen=True)
@@ -263,10 +349,13 @@ def stems_project_path(plan: ProjectPlan) -> Path:
 def write_stems_project(
     plan: ProjectPlan, result: dict[str, Any], mode: RenderMode, mute_original: bool
 ) -> Path:
-    """The original project plus a stems folder after each separated track, as a new file."""
+    """The original project plus a stems folder after each separated track, as a new file.
+
+    Its media paths are rewritten so they resolve from the stems folder.
+    """
     assert plan.project.tree is not None
     target = stems_project_path(plan)
-    tree = plan.project.tree
+    tree = relocate_media(plan.project.tree, plan.project.path, target, plan.media_dirs)
     for track_plan in plan.tracks:
         entries = [
             s
@@ -321,6 +410,7 @@ def _separate_sections(
         "project": str(plans[0].project.path),
         "sample_rate": plans[0].project.sample_rate,
         "skipped": [s.to_dict() for plan in plans for s in plan.skipped],
+        "missing_media": [m.to_dict() for plan in plans for m in plan.missing_media],
         "stems_project": stems_project_path(plans[0]).name,
         "projects": [
             {"project": str(p.project.path), "stems_project": stems_project_path(p).name}
@@ -390,7 +480,10 @@ def render_projects(
     file stops the batch before anything is written.
     """
     plans = [
-        plan_project(Path(p), library, settings.output_dir, settings.track_patterns) for p in paths
+        plan_project(
+            Path(p), library, settings.output_dir, settings.track_patterns, settings.media_dirs
+        )
+        for p in paths
     ]
     groups: dict[Path, list[ProjectPlan]] = {}
     for plan in plans:
@@ -418,9 +511,11 @@ def _item_report(item: Item) -> dict[str, Any]:
     }
 
 
-def inspect_project(path: Path, library: PresetLibrary) -> dict[str, Any]:
+def inspect_project(
+    path: Path, library: PresetLibrary, media_dirs: Sequence[Path] = ()
+) -> dict[str, Any]:
     """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``)."""
-    plan = plan_project(path, library, None)
+    plan = plan_project(path, library, None, media_dirs=media_dirs)
     project = plan.project
     tracks = []
     for track, choice in zip(project.tracks, plan.choices, strict=True):
@@ -446,5 +541,6 @@ def inspect_project(path: Path, library: PresetLibrary) -> dict[str, Any]:
         "regions": len(project.regions),
         "markers": len(project.markers),
         "tracks": tracks,
+        "missing_media": [m.to_dict() for m in missing_media(project)],
         "output_dir": str(plan.output_dir),
     }

@@ -7,6 +7,9 @@ folder first, then in the project's record path, and finds files moved with the
 project by their file name. Windows separators are accepted on every system, and
 file names are matched without regard to case when the exact name is not found
 (projects made on Windows or macOS often differ in case from the files).
+Extra media folders (``--media-dir``, for projects moved from another machine)
+are searched after REAPER's own rules: the file name in each folder, then in its
+subfolders.
 """
 
 from __future__ import annotations
@@ -66,10 +69,16 @@ def record_folders(project_dir: Path, record_paths: Sequence[str]) -> list[Path]
 class MediaFinder:
     """Finds one project's media files; its subfolders are listed once, when first needed."""
 
-    def __init__(self, project_dir: Path, record_paths: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        record_paths: Sequence[str] = (),
+        media_dirs: Sequence[Path] = (),
+    ) -> None:
         self.project_dir = Path(project_dir)
         self.folders = record_folders(self.project_dir, record_paths)
-        self._subfolder_files: dict[str, list[Path]] | None = None
+        self.media_dirs = [Path(folder) for folder in media_dirs]
+        self._subfolder_files: dict[Path, dict[str, list[Path]]] = {}
 
     def find(self, written: str) -> MediaLookup:
         """Find the file a ``FILE`` line names (see :func:`resolve_media` for the order)."""
@@ -88,22 +97,29 @@ class MediaFinder:
             found = _file_in(folder, name)
             if found is not None:
                 return MediaLookup(written, found)
-        matches = self._subfolder_index().get(name.lower())
+        matches = self._subfolder_index(self.project_dir).get(name.lower())
         if matches:
             return MediaLookup(written, matches[0])
-        looked = ", ".join(str(folder) for folder in searched)
+        for folder in self.media_dirs:
+            found = _file_in(folder, name) or next(
+                iter(self._subfolder_index(folder).get(name.lower(), ())), None
+            )
+            if found is not None:
+                return MediaLookup(written, found)
+        looked = ", ".join(str(folder) for folder in [*searched, *self.media_dirs])
         return MediaLookup(
             written,
             None,
-            f"media file {written!r} not found (looked for {name!r} in {looked} and the "
-            "project's subfolders); copy the file next to the project or fix its path in "
-            "REAPER (Project bay, or File > Consolidate/Export project)",
+            f"media file {written!r} not found (looked for {name!r} in {looked} and their "
+            "subfolders); copy the file next to the project, fix its path in REAPER "
+            "(Project bay, or File > Consolidate/Export project), or name its folder "
+            "with --media-dir",
         )
 
-    def _subfolder_index(self) -> dict[str, list[Path]]:
-        if self._subfolder_files is None:
-            self._subfolder_files = _index_subfolders(self.project_dir)
-        return self._subfolder_files
+    def _subfolder_index(self, folder: Path) -> dict[str, list[Path]]:
+        if folder not in self._subfolder_files:
+            self._subfolder_files[folder] = _index_subfolders(folder)
+        return self._subfolder_files[folder]
 
 
 def resolve_media(written: str, project_dir: Path, record_paths: Sequence[str] = ()) -> MediaLookup:
@@ -126,9 +142,10 @@ def _direct_candidates(
         if native is not None:
             yield native
         return
-    yield project_dir.joinpath(*parts)
+    # lexically normalised, so ``../media/take.wav`` reads as the folder it names
+    yield Path(os.path.normpath(project_dir.joinpath(*parts)))
     for folder in folders:
-        yield folder.joinpath(*parts)
+        yield Path(os.path.normpath(folder.joinpath(*parts)))
 
 
 def _native_absolute(written: str) -> Path | None:
@@ -183,6 +200,22 @@ def _file_names(folder: Path) -> list[str]:
         return [e.name for e in os.scandir(folder) if e.is_file()]
     except OSError:
         return []
+
+
+def relocated_media_path(written: str, found: Path | None, old_dir: Path, new_dir: Path) -> str:
+    """How to write a media path so a project moved from ``old_dir`` to ``new_dir``
+    still finds the file: the file found (or, when missing, where the written
+    relative path pointed) relative to ``new_dir``. An absolute written path of
+    a missing file stays as written (it may exist on the machine that made it).
+    """
+    absolute, parts = split_written_path(written)
+    if found is not None:
+        if absolute and _native_absolute(written) == found:
+            return written  # found where it says: REAPER finds it there from anywhere
+        return relative_media_path(found, new_dir)
+    if absolute or not parts:
+        return written
+    return relative_media_path(Path(old_dir).joinpath(*parts), new_dir)
 
 
 def relative_media_path(file: Path, project_dir: Path) -> str:

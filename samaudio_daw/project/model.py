@@ -16,6 +16,12 @@ Where REAPER's format is not obvious:
   crossfade length (field 3), when above zero, is the fade REAPER plays.
 - A ``MARKER`` line with flag bit 1 is a region bound: the first line with an
   index is its start, the second its end.
+- ``PLAYRATE rate preserve_pitch pitch_semitones shift_mode ...``: REAPER writes
+  rates like ``0.99999999999978`` after edits; a rate within ``1e-9`` of 1 is 1.
+- ``SM pos srcpos [slope] + pos srcpos [slope] + ...``: stretch markers. ``pos``
+  is the take's time from the item start before the play rate (item seconds x
+  rate); ``srcpos`` the source position it plays there (the take offset
+  included). Between markers the source moves linearly, outside them at speed 1.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ DEFAULT_SAMPLE_RATE = 44100
 DEFAULT_TEMPO_BPM = 120.0
 FILE_SOURCE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK", "VIDEO")
 TAKE_ENVELOPES = ("VOLENV", "PANENV", "MUTEENV", "PITCHENV")
+UNITY_RATE_TOLERANCE = 1e-9
 
 
 class ProjectFormatError(UserError, ValueError):
@@ -132,6 +139,22 @@ class Source:
 
 
 @dataclass(frozen=True)
+class StretchMarker:
+    """A take stretch marker: take time ``position_s`` (item seconds x play rate, from
+    the item start) plays source time ``source_s``; ``slope`` bends the rate until
+    the next marker (0 = constant)."""
+
+    position_s: float
+    source_s: float
+    slope: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_finite("stretch marker position_s", self.position_s)
+        check_finite("stretch marker source_s", self.source_s)
+        check_finite("stretch marker slope", self.slope)
+
+
+@dataclass(frozen=True)
 class Take:
     """One take of an item. ``lines`` are the take's children inside the ``<ITEM`` block."""
 
@@ -143,11 +166,12 @@ class Take:
     start_offset_s: float = 0.0
     play_rate: float = 1.0
     pitch_semitones: float = 0.0
+    preserve_pitch: bool = True
     channel_mode: int = 0
     source: Source | None = None
     has_take_fx: bool = False
     has_active_envelopes: bool = False
-    has_stretch_markers: bool = False
+    stretch_markers: tuple[StretchMarker, ...] = ()
     line_number: int | None = None
     lines: tuple[RppNode | RppLine, ...] = field(default=(), compare=False, repr=False)
 
@@ -162,6 +186,16 @@ class Take:
     @property
     def is_empty(self) -> bool:
         return self.source is None
+
+    @property
+    def has_stretch_markers(self) -> bool:
+        return bool(self.stretch_markers)
+
+    @property
+    def changes_pitch(self) -> bool:
+        """Whether REAPER plays this take at another pitch or through a time-stretcher."""
+        stretched = self.play_rate != 1.0 and self.preserve_pitch
+        return stretched or self.pitch_semitones != 0.0 or self.has_stretch_markers
 
 
 @dataclass(frozen=True)
@@ -354,13 +388,14 @@ def _make(
         raise ctx.error(at_line, str(error)) from None
 
 
-def read_project(path: Path | str) -> Project:
-    """Read ``path`` into a :class:`Project`; media paths are resolved against its folder."""
+def read_project(path: Path | str, media_dirs: Sequence[Path] = ()) -> Project:
+    """Read ``path`` into a :class:`Project`; media paths are resolved against its folder,
+    then looked up by name in ``media_dirs`` (see :class:`MediaFinder`)."""
     path = Path(path)
-    return project_from_tree(rpp.load(path), path)
+    return project_from_tree(rpp.load(path), path, media_dirs)
 
 
-def project_from_tree(tree: RppNode, path: Path | str) -> Project:
+def project_from_tree(tree: RppNode, path: Path | str, media_dirs: Sequence[Path] = ()) -> Project:
     """The typed view of a parsed project; ``path`` is where the project lives (or will)."""
     path = Path(path)
     ctx = _Context(str(path))
@@ -369,7 +404,7 @@ def project_from_tree(tree: RppNode, path: Path | str) -> Project:
     record = tree.values("RECORD_PATH") or ()
     record_paths = tuple(record[:2])
 
-    resolve = MediaFinder(path.parent, record_paths).find
+    resolve = MediaFinder(path.parent, record_paths, media_dirs).find
 
     markers, regions = _markers_and_regions(tree, ctx)
     sample_rate = _int(tree, "SAMPLERATE", 0, DEFAULT_SAMPLE_RATE, ctx)
@@ -587,16 +622,45 @@ def _take(
         volume=volume,
         pan=pan,
         start_offset_s=_float(holder, "SOFFS", 0, 0.0, ctx),
-        play_rate=_float(holder, "PLAYRATE", 0, 1.0, ctx),
+        play_rate=_play_rate(holder, ctx),
         pitch_semitones=_float(holder, "PLAYRATE", 2, 0.0, ctx),
+        preserve_pitch=_int(holder, "PLAYRATE", 1, 1, ctx) != 0,
         channel_mode=_int(holder, "CHANMODE", 0, 0, ctx),
         source=source,
         has_take_fx=any(fx.nodes() for fx in holder.find_all("TAKEFX")),
         has_active_envelopes=any(_envelope_active(holder, tag) for tag in TAKE_ENVELOPES),
-        has_stretch_markers=bool(holder.lines("SM")),
+        stretch_markers=_stretch_markers(holder, ctx),
         line_number=number,
         lines=tuple(segment),
     )
+
+
+def _play_rate(holder: RppNode, ctx: _Context) -> float:
+    rate = _float(holder, "PLAYRATE", 0, 1.0, ctx)
+    return 1.0 if abs(rate - 1.0) <= UNITY_RATE_TOLERANCE else rate
+
+
+def _stretch_markers(holder: RppNode, ctx: _Context) -> tuple[StretchMarker, ...]:
+    """The take's ``SM`` lines: groups of ``pos srcpos [slope]`` separated by ``+``."""
+    markers: list[StretchMarker] = []
+    for line in holder.lines("SM"):
+        groups: list[list[str]] = [[]]
+        for token in line.values:
+            if token == "+":
+                groups.append([])
+            else:
+                groups[-1].append(token)
+        for group in groups:
+            if not group:
+                continue
+            if len(group) < 2:
+                raise ctx.error(line.line_number, f"SM marker {group} needs pos and srcpos")
+            try:
+                values = [float(token) for token in group[:3]]
+            except ValueError:
+                raise ctx.error(line.line_number, f"SM marker {group} is not numbers") from None
+            markers.append(_make(ctx, line.line_number, StretchMarker, *values))
+    return tuple(sorted(markers, key=lambda marker: marker.position_s))
 
 
 def _envelope_active(holder: RppNode, tag: str) -> bool:

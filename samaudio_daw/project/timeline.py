@@ -122,7 +122,9 @@ def skip_reason(item: Item) -> str | None:
     if reason is not None:
         return reason
     if media.path is None:
-        return f"missing media: {media.missing_reason}"
+        if media.file is None:
+            return f"missing media: {media.missing_reason}"
+        return f"missing media: media file {media.file!r} not found"
     return _codec_reason(media)
 
 

@@ -114,6 +114,13 @@ def test_render_writes_stems_project_that_sounds_like_the_original(song: Path, c
         folder = stems_project.tracks[names.index(track_name) + 1]
         rendered = render_folder(folder, stems_project, start, end)
         assert null_db(reference, rendered) < -90.0, track_name
+    # The stems project, in its own folder, finds every file the original found.
+    found = cli("inspect", out / "song-stems.rpp", "--json")
+    report = json.loads(found.stdout)
+    missing = ["../media/gone.wav", "../media/notes.mid"]
+    assert [m["file"] for m in report["missing_media"]] == missing
+    before = json.loads(cli("inspect", song, "--json").stdout)["missing_media"]
+    assert [m["file"] for m in before] == ["media/gone.wav", "media/notes.mid"]
 
 
 def test_stem_files_carry_position_rate_depth_and_manifest(song: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +144,9 @@ def test_stem_files_carry_position_rate_depth_and_manifest(song: Path, cli) -> N
         assert info.subtype == sf.info(source).subtype  # the source's bit depth
     skipped = {(s["track"], s["reason"].split(":")[0]) for s in result["skipped"]}
     assert ("Keys [de-hum]", "missing media") in skipped
+    assert [(m["file"], m["items"], m["tracks"]) for m in result["missing_media"]] == [
+        ("media/gone.wav", 1, 1)
+    ]
 
 
 def test_rerun_skips_up_to_date_items_and_redoes_changed_ones(song: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -209,3 +219,34 @@ def test_inspect_lists_presets_media_and_reasons(song: Path, cli) -> None:  # ty
     assert items[3]["skip_reason"] == "MIDI item"
     text = cli("inspect", song)
     assert "MISSING" in text.stdout and "de-hum" in text.stdout
+
+
+def test_missing_media_is_listed_once_per_file(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "moved"
+    here = _write(folder / "media" / "here.wav", _noisy_chord(1.0, 1, 3))
+    gone = "C:\\Users\\someone\\Music\\song\\media\\gone.wav"
+    tracks = [
+        TrackSpec("Drums [drums]", tuple(ItemSpec(gone, i * 0.5, 0.5) for i in range(30))),
+        TrackSpec(
+            "Perc [drums]", (*(ItemSpec(gone, i, 0.5) for i in range(8)), ItemSpec(here, 9, 1))
+        ),
+    ]
+    project = folder / "song.rpp"
+    project.write_text(new_project(RATE, 120.0, tracks))
+    shown = cli("inspect", project)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("missing media (38 items on 2 tracks): media file 'C:\\") == 1
+    assert shown.stdout.count("not found") == 1
+    rendered = cli("render", project)
+    assert rendered.returncode == 3, rendered.stderr
+    assert rendered.stdout.count("missing media (38 items on 2 tracks)") == 1
+    assert [line for line in rendered.stdout.splitlines() if "gone.wav" in line] != []
+    assert len([line for line in rendered.stdout.splitlines() if "gone.wav" in line]) == 1
+    # the file turns up in another folder: --media-dir finds it
+    _write(tmp_path / "backup" / "2023" / "gone.wav", _noisy_chord(0.5, 1, 4))
+    found = cli("inspect", project, "--json", "--media-dir", tmp_path / "backup")
+    assert json.loads(found.stdout)["missing_media"] == []
+    again = cli("render", project, "--media-dir", tmp_path / "backup", "-o", tmp_path / "out")
+    assert again.returncode == 0, again.stdout + again.stderr
+    stems = cli("inspect", tmp_path / "out" / "song-stems.rpp", "--json")
+    assert json.loads(stems.stdout)["missing_media"] == []

@@ -278,3 +278,44 @@ def test_track_named(tmp_path: Path) -> None:
         project.track_named("Left")
     with pytest.raises(KeyError, match="no track named 'Tuba'"):
         project.track_named("Tuba")
+
+
+def _one_take(tmp_path: Path, take_lines: str) -> Take:
+    text = (
+        '<REAPER_PROJECT 0.1 "7.27/win64" 1700000000\n  <TRACK\n    NAME "T"\n    <ITEM\n'
+        "      POSITION 0\n      LENGTH 2\n      NAME t\n"
+        f"{take_lines}"
+        '      <SOURCE WAVE\n        FILE "a.wav"\n      >\n    >\n  >\n>\n'
+    )
+    project = project_from_tree(rpp.loads(text), tmp_path / "p.rpp")
+    take = project.tracks[0].items[0].active_take
+    assert take is not None
+    return take
+
+
+def test_play_rate_near_one_is_one(tmp_path: Path) -> None:
+    take = _one_take(tmp_path, "      PLAYRATE 0.99999999999978 1 0 -1 0 0.0025\n")
+    assert take.play_rate == 1.0 and not take.changes_pitch
+    take = _one_take(tmp_path, "      PLAYRATE 1.0000000005 1 0 -1 0 0.0025\n")
+    assert take.play_rate == 1.0
+    take = _one_take(tmp_path, "      PLAYRATE 1.00000001 0 0 -1 0 0.0025\n")
+    assert take.play_rate == 1.00000001 and not take.preserve_pitch
+
+
+def test_play_rate_pitch_and_stretch_markers(tmp_path: Path) -> None:
+    take = _one_take(
+        tmp_path,
+        "      PLAYRATE 1.5 1 -7 589824 0 0.0025\n      SM 0 0.5 + 1.2 1.5 0.25 + 3 3.1\n",
+    )
+    assert (take.play_rate, take.preserve_pitch, take.pitch_semitones) == (1.5, True, -7.0)
+    assert [(m.position_s, m.source_s, m.slope) for m in take.stretch_markers] == [
+        (0.0, 0.5, 0.0),
+        (1.2, 1.5, 0.25),
+        (3.0, 3.1, 0.0),
+    ]
+    assert take.has_stretch_markers and take.changes_pitch
+
+
+def test_bad_stretch_marker_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ProjectFormatError, match=r"p.rpp:8: SM marker \['1', 'x'\]"):
+        _one_take(tmp_path, "      SM 0 0 + 1 x\n")
