@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from samaudio_daw.separation.sam_audio import store
 from samaudio_daw.separation.sam_audio.config import SamAudioConfig, config_from_dict
 from samaudio_daw.separation.sam_audio.errors import (
     ACCESS_HELP,
@@ -38,50 +39,18 @@ multiplies zeros, modules that come from the hub (text encoder, rankers, span pr
 and ``data_proj``, which the official forward never calls."""
 
 _VIDEO_KEYS = ("conv.bias", "layer_norm.weight", "layer_norm.bias", "gate")
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 def resolve_model_dir(path_or_hub_id: str | Path) -> Path:
-    """A local folder holding config.json and checkpoint.pt: the given one, or a hub download."""
-    path = Path(path_or_hub_id).expanduser()
-    if path.is_file() and path.name == CHECKPOINT_FILE:
-        path = path.parent
-    if path.is_dir():
-        for name in (CONFIG_FILE, CHECKPOINT_FILE):
-            if not (path / name).is_file():
-                raise ModelNotFoundError(f"{path} has no {name}. {ACCESS_HELP}")
-        return path
-    if _HUB_ID.match(str(path_or_hub_id)):
-        return _download(str(path_or_hub_id))
-    raise ModelNotFoundError(f"no SAM-Audio model folder at {path}. {ACCESS_HELP}")
-
-
-def _download(repo_id: str) -> Path:
-    """Fetch config.json and checkpoint.pt of ``repo_id`` into the hub cache; the folder."""
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.utils import GatedRepoError, RepositoryNotFoundError
-    except ImportError as error:
-        raise ModelNotFoundError(
-            f"{repo_id!r} is not a local folder, and huggingface_hub is not installed to fetch "
-            f"it (pip install 'samaudio-daw[hub]'). {ACCESS_HELP}"
-        ) from error
-    try:
-        files = [hf_hub_download(repo_id, name) for name in (CONFIG_FILE, CHECKPOINT_FILE)]
-    except GatedRepoError as error:
-        raise ModelNotFoundError(
-            f"access to {repo_id} has not been granted to this Hugging Face account, or you "
-            f"are not logged in. {ACCESS_HELP}"
-        ) from error
-    except RepositoryNotFoundError as error:
-        raise ModelNotFoundError(
-            f"{repo_id} is neither a folder here nor a model on the hub you can see. {ACCESS_HELP}"
-        ) from error
-    except (OSError, ValueError) as error:  # offline, disk full, HTTP errors
-        raise ModelNotFoundError(
-            f"could not fetch {repo_id} from the hub ({error}). {ACCESS_HELP}"
-        ) from error
-    return Path(files[1]).parent
+    """A local folder holding config.json and checkpoint.pt: the given one, the installed copy
+    of a hub model, or the hub model pulled now (the same files and messages as `model pull`)."""
+    path = store.resolve(str(path_or_hub_id))
+    if not path.is_dir():
+        raise ModelNotFoundError(f"no SAM-Audio model folder at {path}. {ACCESS_HELP}")
+    for name in (CONFIG_FILE, CHECKPOINT_FILE):
+        if not (path / name).is_file():
+            raise ModelNotFoundError(f"{path} has no {name}. {ACCESS_HELP}")
+    return path
 
 
 def read_config(model_dir: Path) -> SamAudioConfig:
@@ -168,6 +137,27 @@ def account_keys(model: SamAudio, state: Mapping[str, torch.Tensor], where: Path
     return KeyAccount(frozenset(needed), frozenset(extra))
 
 
+def _shape_of(
+    key: str, state: Mapping[str, torch.Tensor], config: SamAudioConfig
+) -> tuple[int, ...]:
+    if key == "video_term":
+        return (config.transformer.dim,)
+    if key.endswith(".weight") and f"{key}_g" in state:
+        return tuple(state[f"{key}_v"].shape)
+    return tuple(state[key].shape)
+
+
+def check_shapes(model: SamAudio, state: Mapping[str, torch.Tensor], where: Path) -> None:
+    """Every tensor has the shape config.json implies; reads shapes only, not the data."""
+    for key, param in model.state_dict(keep_vars=True).items():
+        shape = _shape_of(key, state, model.config)
+        if shape != tuple(param.shape):
+            raise CheckpointMismatchError(
+                f"{where}: {key} has shape {shape}, config.json implies "
+                f"{tuple(param.shape)}; config.json and checkpoint.pt are from different models"
+            )
+
+
 def build_state(
     model: SamAudio,
     state: Mapping[str, torch.Tensor],
@@ -176,16 +166,11 @@ def build_state(
     where: Path,
 ) -> dict[str, torch.Tensor]:
     """Our state dict from the checkpoint's, shape-checked; codec in float32, the rest in ``dtype``."""
-    targets = model.state_dict(keep_vars=True)
     account_keys(model, state, where)
+    check_shapes(model, state, where)
     out: dict[str, torch.Tensor] = {}
-    for key, param in targets.items():
+    for key in model.state_dict(keep_vars=True):
         tensor = _tensor_for(key, state, model.config)
-        if tuple(tensor.shape) != tuple(param.shape):
-            raise CheckpointMismatchError(
-                f"{where}: {key} has shape {tuple(tensor.shape)}, config.json implies "
-                f"{tuple(param.shape)}; config.json and checkpoint.pt are from different models"
-            )
         wanted = torch.float32 if key.startswith("audio_codec.") else dtype
         out[key] = tensor.to(device=device, dtype=wanted, copy=True)
     return out

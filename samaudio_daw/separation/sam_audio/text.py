@@ -74,28 +74,23 @@ def _candidates(name: str, model_dir: Path | None) -> list[Path]:
 def load_text_encoder(
     config: TextEncoderConfig, model_dir: Path | None, device: torch.device
 ) -> TextEncoder:
-    """Load the T5 named in ``config``: from ``model_dir/<name>``, the hub cache, or the hub."""
+    """Load the T5 named in ``config``: from ``model_dir/<name>``, else the hub cache, else
+    pulled from the hub (only the files it needs, as `samaudio-daw model pull` does)."""
     from transformers import AutoTokenizer, T5EncoderModel
 
-    for folder in _candidates(config.name, model_dir):
-        if (folder / "config.json").is_file():
-            return _build(T5EncoderModel, AutoTokenizer, str(folder), config, device, {})
+    from samaudio_daw.separation.sam_audio import store
+
+    folder = next(
+        (f for f in _candidates(config.name, model_dir) if (f / "config.json").is_file()), None
+    )
+    if folder is None:
+        folder = store.text_encoder_folder(config.name)
     try:
-        return _build(
-            T5EncoderModel, AutoTokenizer, config.name, config, device, {"local_files_only": True}
-        )
-    except OSError:
-        pass
-    try:
-        return _build(T5EncoderModel, AutoTokenizer, config.name, config, device, {})
+        return _build(T5EncoderModel, AutoTokenizer, str(folder), config, device, {})
     except OSError as error:
-        where = f" or {model_dir / config.name}" if model_dir else ""
         raise ModelNotFoundError(
-            f"cannot load the text encoder {config.name!r} named in config.json: not found "
-            f"in the Hugging Face cache{where}, and the download failed ({error}). "
-            f"Download it once with `hf download {config.name} --local-dir "
-            f"{model_dir / config.name if model_dir else config.name}` on a machine with "
-            "internet access."
+            f"cannot load the text encoder {config.name!r} named in config.json from {folder} "
+            f"({error}); remove it and pull the model again"
         ) from error
 
 

@@ -1,0 +1,548 @@
+"""The SAM-Audio models on this machine: pull from the hub, list, verify, locate, remove.
+
+Models live in the Hugging Face hub cache (``HF_HUB_CACHE``, else ``HF_HOME/hub``, else
+``~/.cache/huggingface/hub``), so a copy pulled here, one pulled with ``hf download`` and
+one carried over to an offline machine are all found the same way. Only the files the
+backend reads are fetched: config.json, checkpoint.pt, the T5 encoder config.json names,
+and the licence and model card that must travel with the weights. The rankers and span
+predictor come only with ``with_rankers``.
+
+The source is always the one the user named (a folder, a hub id on ``HF_ENDPOINT``, or a
+URL whose host is the endpoint); nothing falls back to another source. Each hub failure
+becomes one ModelNotFoundError line that says what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+DEFAULT_ENDPOINT = "https://huggingface.co"
+LICENCE_FILE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|README)[^/]*$", re.IGNORECASE)
+"""Top-level files that carry the licence terms: kept next to the weights."""
+RANKER_DIR = re.compile(r"^(text_ranker|visual_ranker|span_predictor)[^/]*/", re.IGNORECASE)
+T5_FILES = re.compile(
+    r"^(config\.json|model\.safetensors|pytorch_model\.bin|tokenizer\.json|spiece\.model"
+    r"|tokenizer_config\.json|special_tokens_map\.json)$"
+)
+"""What transformers needs to build the T5 encoder and its tokenizer (no TF/Flax weights)."""
+SPACE_MARGIN_BYTES = 64 * 2**20
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """A model on the hub: ``repo_id`` at ``revision`` (None = the default branch)."""
+
+    repo_id: str
+    revision: str | None = None
+    endpoint: str | None = None
+    """Where it comes from when the user named a URL; None = ``HF_ENDPOINT`` or the hub."""
+
+    @property
+    def page(self) -> str:
+        """The repository's web page, where access is requested."""
+        return f"{self.endpoint or hub_endpoint()}/{self.repo_id}"
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """One model found in the hub cache."""
+
+    repo_id: str
+    revision: str
+    path: Path
+    size_bytes: int
+    refs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` checked and what it found wrong; ``problems`` empty = fine."""
+
+    path: Path
+    checked: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or DEFAULT_ENDPOINT
+
+
+def hub_cache_dir() -> Path:
+    """The hub cache, read from the environment at call time (tests and users may change it)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def parse_source(text: str, revision: str | None = None) -> Path | HubModel:
+    """A local folder (or checkpoint.pt), or a hub model from an id, ``hf://`` or a web URL.
+
+    URLs: ``https://huggingface.co/ORG/NAME``, ``.../tree/REV``, ``.../resolve/REV/...``;
+    the URL's host becomes the endpoint, so the files come from where the user said.
+    """
+    path = Path(text).expanduser()
+    if path.exists():
+        return path.parent if path.is_file() and path.name == CHECKPOINT_FILE else path
+    if text.startswith("hf://"):
+        text = text.removeprefix("hf://").removeprefix("models/")
+        return _hub_model(text, revision, None)
+    if text.startswith(("http://", "https://")):
+        url = urlsplit(text)
+        parts = [p for p in url.path.split("/") if p]
+        if len(parts) < 2:
+            raise ModelNotFoundError(f"{text}: a model URL looks like https://HOST/ORG/NAME")
+        repo_id = "/".join(parts[:2])
+        url_revision = parts[3] if len(parts) > 3 and parts[2] in ("tree", "resolve") else None
+        endpoint = f"{url.scheme}://{url.netloc}".rstrip("/")
+        return _hub_model(repo_id, revision or url_revision, endpoint)
+    if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
+        return _hub_model(text, revision, None)
+    raise ModelNotFoundError(
+        f"no SAM-Audio model folder at {path}, and {text!r} is not a hub id (ORG/NAME) or URL. "
+        f"{ACCESS_HELP}"
+    )
+
+
+def _hub_model(repo_id: str, revision: str | None, endpoint: str | None) -> HubModel:
+    if not _HUB_ID.match(repo_id):
+        raise ModelNotFoundError(f"{repo_id!r} is not a hub model id (ORG/NAME)")
+    same = endpoint is None or endpoint == hub_endpoint()
+    return HubModel(repo_id, revision, None if same else endpoint)
+
+
+def _repo_folder(repo_id: str) -> Path:
+    return hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+
+
+def installed_path(model: HubModel) -> Path | None:
+    """The cached snapshot of ``model`` holding config.json and checkpoint.pt; no network."""
+    return _cached_snapshot(model, (CONFIG_FILE, CHECKPOINT_FILE))
+
+
+def _cached_snapshot(model: HubModel, needed: Sequence[str]) -> Path | None:
+    folder = _repo_folder(model.repo_id)
+    revision = model.revision or "main"
+    ref = folder / "refs" / revision
+    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else revision
+    snapshot = folder / "snapshots" / commit
+    if snapshot.is_dir() and all((snapshot / name).is_file() for name in needed):
+        return snapshot
+    return None
+
+
+def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
+    """The folder to load: a local folder as is; a hub model from the cache, else pulled."""
+    where = parse_source(str(source), revision)
+    if isinstance(where, Path):
+        return where
+    return installed_path(where) or pull(where, progress=progress)
+
+
+def pull(
+    source: str | HubModel,
+    revision: str | None = None,
+    *,
+    with_rankers: bool = False,
+    progress: bool = True,
+    on_file: Callable[[str, int], None] | None = None,
+) -> Path:
+    """Download the files the backend needs into the hub cache; the snapshot folder.
+
+    Interrupted downloads resume where they stopped (the hub client keeps ``.incomplete``
+    files). ``on_file(name, size_bytes)`` is called before each file is fetched.
+    """
+    model = source if isinstance(source, HubModel) else parse_source(source, revision)
+    if isinstance(model, Path):
+        raise ModelNotFoundError(f"{model} is a local folder already; nothing to pull")
+    hub = _hub()
+    token = hub.get_token()
+    endpoint = model.endpoint or hub_endpoint()
+    info = _call(model, token, lambda: _listing(hub, model, endpoint))
+    files = _wanted_files(info, with_rankers)
+    if CHECKPOINT_FILE not in files or CONFIG_FILE not in files:
+        raise ModelNotFoundError(
+            f"{model.repo_id} on {endpoint} has no {CONFIG_FILE} and {CHECKPOINT_FILE}: it is not "
+            "a SAM-Audio model in the official layout (e.g. facebook/sam-audio-small)"
+        )
+    config_path = _fetch(hub, model, endpoint, token, CONFIG_FILE, files, progress, on_file)
+    t5 = _text_encoder_name(config_path)
+    t5_files = [
+        n for n in info if t5 and n.startswith(f"{t5}/") and T5_FILES.match(n[len(t5) + 1 :])
+    ]
+    outside = t5 and not t5_files and not (config_path.parent / t5).is_dir()
+    _check_space({n: files[n] for n in files if n != CONFIG_FILE} | {n: info[n] for n in t5_files})
+    for name in [n for n in files if n != CONFIG_FILE] + t5_files:
+        _fetch(hub, model, endpoint, token, name, info, progress, on_file)
+    if outside:
+        # The released configs name "t5-base": a hub model of its own, fetched the same way.
+        t5_model = HubModel(t5, None, model.endpoint)
+        if _cached_snapshot(t5_model, (CONFIG_FILE,)) is None:
+            pull_text_encoder(t5_model, progress=progress, on_file=on_file)
+    return config_path.parent
+
+
+def pull_text_encoder(
+    model: HubModel, *, progress: bool = True, on_file: Callable[[str, int], None] | None = None
+) -> Path:
+    """The T5 encoder repository: only its PyTorch weights, config and tokenizer files."""
+    hub = _hub()
+    token = hub.get_token()
+    endpoint = model.endpoint or hub_endpoint()
+    info = _call(model, token, lambda: _listing(hub, model, endpoint))
+    files = {n: s for n, s in info.items() if T5_FILES.match(n)}
+    if "model.safetensors" in files:
+        files.pop("pytorch_model.bin", None)
+    _check_space(files)
+    paths = [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
+    if not paths:
+        raise ModelNotFoundError(f"{model.repo_id} on {endpoint} holds no T5 encoder files")
+    return paths[0].parent
+
+
+def text_encoder_folder(name: str) -> Path:
+    """The T5 encoder repository ``name`` (e.g. ``t5-base``): cached, else pulled."""
+    model = parse_source(name)
+    if isinstance(model, Path):
+        return model
+    return _cached_snapshot(model, (CONFIG_FILE,)) or pull_text_encoder(model)
+
+
+def _wanted_files(info: dict[str, int], with_rankers: bool) -> dict[str, int]:
+    wanted = {CONFIG_FILE, CHECKPOINT_FILE}
+    return {
+        name: size
+        for name, size in info.items()
+        if name in wanted or LICENCE_FILE.match(name) or (with_rankers and RANKER_DIR.match(name))
+    }
+
+
+def _text_encoder_name(config_path: Path) -> str:
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+        name = raw["text_encoder"]["name"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelNotFoundError(
+            f"{config_path} is not a SAM-Audio config.json (no text_encoder.name: {error})"
+        ) from error
+    return str(name).strip("/")
+
+
+def _hub() -> Any:
+    try:
+        import huggingface_hub
+    except ImportError as error:
+        raise ModelNotFoundError(
+            "fetching a model from the hub needs huggingface_hub: pip install 'samaudio-daw[hub]'"
+            " (or download the folder elsewhere and pass --model DIR)"
+        ) from error
+    return huggingface_hub
+
+
+def _listing(hub: Any, model: HubModel, endpoint: str) -> dict[str, int]:
+    """Every file of the repository at the revision, with its size in bytes (0 = unknown)."""
+    info = hub.HfApi(endpoint=endpoint).model_info(
+        model.repo_id, revision=model.revision, files_metadata=True
+    )
+    return {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
+
+
+def _fetch(
+    hub: Any,
+    model: HubModel,
+    endpoint: str,
+    token: str | None,
+    name: str,
+    sizes: dict[str, int],
+    progress: bool,
+    on_file: Callable[[str, int], None] | None,
+) -> Path:
+    if on_file is not None:
+        on_file(name, sizes.get(name, 0))
+
+    def download() -> str:
+        return str(
+            hub.hf_hub_download(
+                model.repo_id,
+                name,
+                revision=model.revision,
+                cache_dir=str(hub_cache_dir()),
+                endpoint=endpoint,
+                tqdm_class=None if progress else _Silent,
+            )
+        )
+
+    return Path(_call(model, token, download))
+
+
+class _Silent:
+    """A tqdm stand-in that draws nothing, for callers that asked for no progress bar."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.n = 0
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        return None
+
+
+def _check_space(files: dict[str, int]) -> None:
+    cache = hub_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    need = sum(files.values())
+    free = shutil.disk_usage(cache).free
+    if need and need + SPACE_MARGIN_BYTES > free:
+        raise ModelNotFoundError(_disk_full(cache, need, free))
+
+
+def _disk_full(cache: Path, need: int | None = None, free: int | None = None) -> str:
+    figures = f" ({_size(need)} needed, {_size(free)} free)" if need and free is not None else ""
+    return (
+        f"disk full: not enough space in {cache} for the model{figures}; free some space "
+        "or set HF_HUB_CACHE to a folder on a bigger disk, then pull again"
+    )
+
+
+def _call(model: HubModel, token: str | None, action: Callable[[], Any]) -> Any:
+    """``action()``, with each hub failure turned into one line that says what to do."""
+    hub = _hub()
+    errors = hub.errors
+    page = model.page
+    name = model.repo_id
+    try:
+        return action()
+    except errors.GatedRepoError as error:
+        said = str(getattr(error, "server_message", "") or "").lower()
+        if not token:
+            raise ModelNotFoundError(
+                f"{name} is gated and no Hugging Face token was found: request access on {page}, "
+                "then run `hf auth login` or set HF_TOKEN"
+            ) from None
+        if "rejected" in said or "denied" in said:
+            raise ModelNotFoundError(
+                f"access to {name} was denied to this Hugging Face account (the authors rejected "
+                f"the request); see {page}"
+            ) from None
+        raise ModelNotFoundError(
+            f"access to {name} has not been granted to this Hugging Face account yet: request it "
+            f"(or wait for the review) on {page}"
+        ) from None
+    except errors.RevisionNotFoundError:
+        raise ModelNotFoundError(
+            f"{name} has no revision {model.revision!r}; see the branches and tags on {page}"
+        ) from None
+    except errors.EntryNotFoundError as error:
+        raise ModelNotFoundError(f"{name} lacks a file the backend needs ({error})") from None
+    except errors.RepositoryNotFoundError:
+        hint = "" if token else " (if it is private, log in with `hf auth login`)"
+        raise ModelNotFoundError(
+            f"{name} is not a model on {model.endpoint or hub_endpoint()}{hint}; check the id "
+            "(e.g. facebook/sam-audio-small)"
+        ) from None
+    except errors.OfflineModeIsEnabled:
+        raise ModelNotFoundError(_offline(model, "HF_HUB_OFFLINE is set")) from None
+    except errors.LocalEntryNotFoundError as error:
+        raise ModelNotFoundError(_offline(model, str(error).splitlines()[0])) from None
+    except errors.HfHubHTTPError as error:
+        first = str(error).splitlines()[0]
+        if "Invalid credentials" in str(error):
+            raise ModelNotFoundError(
+                f"the Hugging Face token was refused: log in again (`hf auth login`) or fix "
+                f"HF_TOKEN, then pull {name}"
+            ) from None
+        raise ModelNotFoundError(f"the hub refused {name}: {first}") from None
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise ModelNotFoundError(_disk_full(hub_cache_dir())) from None
+        if _is_connection_error(error):
+            raise ModelNotFoundError(_offline(model, str(error))) from None
+        raise ModelNotFoundError(f"could not store {name} in {hub_cache_dir()}: {error}") from None
+    except Exception as error:
+        if _is_connection_error(error):
+            raise ModelNotFoundError(_offline(model, str(error))) from None
+        raise
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    names = {type(e).__name__ for e in _chain(error)}
+    return bool(names & {"ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionError",
+                         "RemoteProtocolError", "ReadError", "ConnectionRefusedError"})  # fmt: skip
+
+
+def _chain(error: BaseException | None) -> Iterable[BaseException]:
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _offline(model: HubModel, why: str) -> str:
+    return (
+        f"offline: cannot reach {model.endpoint or hub_endpoint()} to fetch {model.repo_id} "
+        f"({why}) and it is not in {hub_cache_dir()}; request access on {model.page} if you "
+        "have not, pull it where there is internet (`samaudio-daw model pull`), copy the "
+        "folder here and pass --model DIR"
+    )
+
+
+def installed() -> list[InstalledModel]:
+    """Every cached snapshot that holds a SAM-Audio config.json and checkpoint.pt."""
+    found: list[InstalledModel] = []
+    for repo in sorted(hub_cache_dir().glob("models--*")):
+        refs: dict[str, list[str]] = {}
+        for ref in sorted((repo / "refs").glob("*")) if (repo / "refs").is_dir() else []:
+            refs.setdefault(ref.read_text(encoding="utf-8").strip(), []).append(ref.name)
+        for snapshot in sorted((repo / "snapshots").glob("*")):
+            if (snapshot / CONFIG_FILE).is_file() and (snapshot / CHECKPOINT_FILE).is_file():
+                repo_id = repo.name.removeprefix("models--").replace("--", "/")
+                found.append(
+                    InstalledModel(
+                        repo_id,
+                        snapshot.name,
+                        snapshot,
+                        _folder_bytes(snapshot),
+                        tuple(refs.get(snapshot.name, [])),
+                    )
+                )
+    return found
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def local_path(source: str, revision: str | None = None) -> Path:
+    """Where the model's files are on this machine; ModelNotFoundError if not installed."""
+    where = parse_source(source, revision)
+    if isinstance(where, Path):
+        return where
+    path = installed_path(where)
+    if path is None:
+        raise ModelNotFoundError(
+            f"{where.repo_id} is not installed in {hub_cache_dir()}: run "
+            f"`samaudio-daw model pull {where.repo_id}`"
+        )
+    return path
+
+
+def remove(source: str) -> Path:
+    """Delete a pulled model (its whole cache folder); the folder removed.
+
+    Only hub-cache folders are removed: a folder the user named is never deleted.
+    """
+    where = parse_source(source)
+    if isinstance(where, Path):
+        raise ModelNotFoundError(
+            f"{where} is a folder of yours, not a pulled model; samaudio-daw only removes what "
+            "`model pull` downloaded"
+        )
+    folder = _repo_folder(where.repo_id)
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"{where.repo_id} is not installed in {hub_cache_dir()}")
+    shutil.rmtree(folder)
+    return folder
+
+
+def verify(source: str, revision: str | None = None) -> Verification:
+    """Files complete, checksums against the hub's (the cache names each blob by it), and
+    config.json matching checkpoint.pt's keys and shapes. Reads the whole checkpoint once."""
+    path = local_path(source, revision)
+    checked: list[str] = []
+    problems: list[str] = []
+    for name in (CONFIG_FILE, CHECKPOINT_FILE):
+        if not (path / name).is_file():
+            problems.append(f"{name} is missing")
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        expected = _hub_checksum(file)
+        if expected is None:
+            continue
+        actual = _checksum(file, len(expected))
+        checked.append(str(file.relative_to(path)))
+        if actual != expected:
+            problems.append(
+                f"{file.relative_to(path)} is damaged (checksum {actual[:12]}…, the hub's is "
+                f"{expected[:12]}…): remove the model and pull it again"
+            )
+    if not problems:
+        problems.extend(_config_problems(path))
+        checked.append("config.json matches checkpoint.pt")
+    return Verification(path, tuple(checked), tuple(problems))
+
+
+def _hub_checksum(file: Path) -> str | None:
+    """The checksum the hub gave a cached file: its blob's name (sha256 for large files,
+    the git blob sha1 otherwise); None for a file outside the cache."""
+    if not file.is_symlink():
+        return None
+    blob = file.resolve().name
+    return blob if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", blob) else None
+
+
+def _checksum(file: Path, length: int) -> str:
+    if length == 64:
+        digest = hashlib.sha256()
+    else:  # git's blob id: sha1 over a header and the content
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update(f"blob {file.stat().st_size}\0".encode())
+    with file.open("rb") as stream:
+        for block in iter(lambda: stream.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _config_problems(path: Path) -> list[str]:
+    import torch
+
+    from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
+    from samaudio_daw.separation.sam_audio.loader import (
+        account_keys,
+        check_shapes,
+        open_checkpoint,
+        read_config,
+    )
+    from samaudio_daw.separation.sam_audio.model import SamAudio
+
+    try:
+        config = read_config(path)
+        state = open_checkpoint(path / CHECKPOINT_FILE)
+        with torch.device("meta"):
+            model = SamAudio(config)
+        account_keys(model, state, path / CHECKPOINT_FILE)
+        check_shapes(model, state, path / CHECKPOINT_FILE)
+    except CheckpointMismatchError as error:
+        return [str(error)]
+    return []
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:.1f} GiB"
+    return f"{n_bytes / 2**20:.1f} MiB"
+
+
+format_size = _size

@@ -1,0 +1,152 @@
+"""`model pull` through the real huggingface_hub client against the local hub server."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from samaudio_daw.separation.sam_audio import store
+from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
+
+MODEL_ID = "facebook/sam-audio-small"
+
+
+def test_pull_fetches_only_what_the_backend_needs_with_the_licence(local_hub, hub_env) -> None:
+    path = store.pull(MODEL_ID, progress=False)
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    assert files == ["LICENSE", "README.md", "checkpoint.pt", "config.json"]
+    repo = local_hub.repos[MODEL_ID]
+    assert (path / "checkpoint.pt").read_bytes() == repo.files["checkpoint.pt"]
+    assert (path / "LICENSE").read_bytes() == repo.files["LICENSE"]
+    t5 = store.hub_cache_dir() / "models--tiny_t5" / "snapshots" / local_hub.repos["tiny_t5"].sha
+    assert sorted(p.name for p in t5.iterdir()) == sorted(
+        n for n in local_hub.repos["tiny_t5"].files if n != "tf_model.h5"
+    )
+    fetched = {
+        p.split("/resolve/")[1] for m, p, _ in local_hub.log if m == "GET" and "/resolve/" in p
+    }
+    assert not any("vision_tower" in f or "ranker" in f or "tf_model" in f for f in fetched)
+    assert store.local_path(MODEL_ID) == path
+
+
+def test_a_web_url_and_a_revision_name_the_same_model(local_hub, hub_env) -> None:
+    sha = local_hub.repos[MODEL_ID].sha
+    path = store.pull(f"{local_hub.url}/{MODEL_ID}/tree/{sha}", progress=False)
+    assert path.name == sha and (path / "checkpoint.pt").is_file()
+    assert store.local_path(MODEL_ID, revision=sha) == path
+
+
+def _pull_error(model: str = MODEL_ID, revision: str | None = None) -> str:
+    with pytest.raises(ModelNotFoundError) as caught:
+        store.pull(model, revision, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_gated_without_a_token_says_to_log_in(local_hub, hub_env, monkeypatch) -> None:
+    monkeypatch.delenv("HF_TOKEN")
+    message = _pull_error()
+    assert "no Hugging Face token" in message and "hf auth login" in message
+    assert f"{local_hub.url}/{MODEL_ID}" in message
+
+
+def test_access_pending_names_the_page_to_request_it(local_hub, hub_env, monkeypatch) -> None:
+    local_hub.tokens["hf_waiting"] = "pending"
+    monkeypatch.setenv("HF_TOKEN", "hf_waiting")
+    message = _pull_error()
+    assert "not been granted" in message and f"{local_hub.url}/{MODEL_ID}" in message
+
+
+def test_access_rejected_says_denied(local_hub, hub_env, monkeypatch) -> None:
+    local_hub.tokens["hf_refused"] = "rejected"
+    monkeypatch.setenv("HF_TOKEN", "hf_refused")
+    assert "denied" in _pull_error()
+
+
+def test_a_bad_token_is_named(local_hub, hub_env, monkeypatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_typo")
+    assert "token was refused" in _pull_error()
+
+
+def test_unknown_model_and_revision_are_404s_with_one_line(local_hub, hub_env) -> None:
+    assert "is not a model on" in _pull_error("facebook/sam-audio-tiny")
+    assert "has no revision 'v9'" in _pull_error(revision="v9")
+
+
+def test_offline_is_one_line_and_no_other_source_is_tried(local_hub, hub_env, monkeypatch) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", closed)
+    message = _pull_error()
+    assert message.startswith("offline:") and closed in message
+    assert local_hub.log == []
+
+
+def test_a_dropped_connection_resumes_where_it_stopped(local_hub, hub_env, monkeypatch) -> None:
+    # The client reads 10 MB pieces; smaller ones make this 2.6 MB file behave like a big one.
+    monkeypatch.setattr("huggingface_hub.constants.DOWNLOAD_CHUNK_SIZE", 2**16)
+    local_hub.drop_after["checkpoint.pt"] = 1_000_000
+    path = store.pull(MODEL_ID, progress=False)
+    data = local_hub.repos[MODEL_ID].files["checkpoint.pt"]
+    assert (
+        hashlib.sha256((path / "checkpoint.pt").read_bytes()).digest()
+        == hashlib.sha256(data).digest()
+    )
+    ranges = local_hub.gets("checkpoint.pt")
+    assert ranges[0] == "" and ranges[-1].startswith("bytes=")
+    assert 0 < int(ranges[-1].removeprefix("bytes=").rstrip("-")) <= 1_000_000
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MiB tmpfs: room for the tiny model's metadata, not always for its checkpoint."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_disk_too_small_is_refused_before_downloading(
+    local_hub, hub_env, small_disk, monkeypatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(small_disk / "cache"))
+    monkeypatch.setattr(store, "SPACE_MARGIN_BYTES", 2 * 2**20)
+    message = _pull_error()
+    assert message.startswith("disk full:") and str(small_disk / "cache") in message
+    assert local_hub.gets("checkpoint.pt") == []
+
+
+def test_a_disk_that_fills_during_the_download_is_one_line_and_leaves_no_partial_file(
+    local_hub, hub_env, small_disk, monkeypatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(small_disk / "cache"))
+    monkeypatch.setattr(store, "SPACE_MARGIN_BYTES", 0)
+    filler = small_disk / "other_program.bin"
+    filled: list[str] = []
+
+    def fill_disk(name: str) -> None:  # another program takes the space, once
+        if name == "checkpoint.pt" and not filled:
+            filled.append(name)
+            filler.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 1_000_000))
+
+    local_hub.before_get = fill_disk
+    message = _pull_error()
+    assert message.startswith("disk full:")
+    assert list((small_disk / "cache").rglob("*.incomplete")) == []
+    assert store.installed() == []
+    filler.unlink()  # the user frees space; the next pull completes
+    path = store.pull(MODEL_ID, progress=False)
+    assert (path / "checkpoint.pt").read_bytes() == local_hub.repos[MODEL_ID].files["checkpoint.pt"]
