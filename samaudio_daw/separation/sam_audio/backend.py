@@ -91,6 +91,7 @@ class SamAudioSeparator:
         except ValueError as error:
             raise SeparationError(f"sam-audio: {error}") from error
         self._cache = cache
+        self._batch_size_set = "batch_size" in extra
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -157,9 +158,24 @@ class SamAudioSeparator:
         # A private float32 copy: the caller's array is never changed.
         samples = torch.from_numpy(np.array(audio, dtype=np.float32, copy=True))
         targets = separate_track(
-            model, samples, sample_rate, prompts, self.track_settings, progress
+            model, samples, sample_rate, prompts, self._settings_for(model), progress
         )
         return [target.numpy() for target in targets]
+
+    def _settings_for(self, model: SamAudio) -> TrackSettings:
+        """The settings, with the batch size fitted to the GPU's free memory unless set."""
+        import dataclasses
+
+        import torch
+
+        from samaudio_daw.separation.sam_audio.machine import auto_batch
+
+        s = self.track_settings
+        if self._batch_size_set or model.device.type != "cuda":
+            return s
+        free, _ = torch.cuda.mem_get_info(model.device)
+        batch = auto_batch(model.config, free, model.compute_dtype, s.chunk_s, loaded=True)
+        return dataclasses.replace(s, batch_size=batch)
 
     def _warn_cpu(self, model: SamAudio, audio_s: float, n_prompts: int) -> None:
         from samaudio_daw.separation.sam_audio.device import (

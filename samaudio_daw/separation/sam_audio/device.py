@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
@@ -24,6 +25,10 @@ CPU_FLOPS_PER_THREAD = 25e9
 DECODER_FLOPS_PER_AUDIO_S = 250e9
 """Rough cost of decoding one second of audio with the released codec (decoder_dim 1536),
 counted from its convolution sizes and rates; it scales with decoder_dim²."""
+
+
+class OutOfMemoryRetry(UserWarning):
+    """A batch ran out of memory and is being retried with fewer pairs."""
 
 
 class CpuSlowWarning(UserWarning):
@@ -85,8 +90,8 @@ def in_batches(
 ) -> Iterator[tuple[Sequence[Item], Result]]:
     """Yield (batch, run(batch, items done before it)) over consecutive batches of ``items``.
 
-    When a batch runs out of memory it is retried in halves, down to one item; then
-    ``give_up(error)`` is raised.
+    When a batch runs out of memory it is retried in halves, down to one item, with a
+    warning each time; then ``give_up(error)`` is raised.
     """
     done = 0
     while done < len(items):
@@ -98,7 +103,14 @@ def in_batches(
                 raise
             if batch_size == 1:
                 raise give_up(error) from error
-            batch_size //= 2
+            warnings.warn(
+                OutOfMemoryRetry(
+                    f"out of {device.type} memory with {len(batch)} clip-prompt pairs per batch; "
+                    f"retrying with {max(1, len(batch) // 2)} (set batch_size to skip this)"
+                ),
+                stacklevel=2,
+            )
+            batch_size = max(1, len(batch) // 2)
             if device.type == "cuda":
                 torch.cuda.empty_cache()  # the failed batch's blocks, for the smaller retry
             continue

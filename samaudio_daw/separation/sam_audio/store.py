@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,11 +151,12 @@ def _cached_snapshot(model: HubModel, needed: Sequence[str]) -> Path | None:
 
 
 def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
-    """The folder to load: a local folder as is; a hub model from the cache, else pulled."""
+    """The folder to load: a local folder as is; a hub model from the cache, else pulled
+    (with a progress bar when stderr is a terminal)."""
     where = parse_source(str(source), revision)
     if isinstance(where, Path):
         return where
-    return installed_path(where) or pull(where, progress=progress)
+    return installed_path(where) or pull(where, progress=progress and sys.stderr.isatty())
 
 
 def pull(
@@ -278,6 +280,13 @@ def _fetch(
     if on_file is not None:
         on_file(name, sizes.get(name, 0))
 
+    # A plain tqdm draws whatever HF_HUB_DISABLE_PROGRESS_BARS says: the caller decides.
+    bar: Any = _Silent
+    if progress:
+        import tqdm
+
+        bar = tqdm.tqdm
+
     def download() -> str:
         return str(
             hub.hf_hub_download(
@@ -286,7 +295,7 @@ def _fetch(
                 revision=model.revision,
                 cache_dir=str(hub_cache_dir()),
                 endpoint=endpoint,
-                tqdm_class=None if progress else _Silent,
+                tqdm_class=bar,
             )
         )
 

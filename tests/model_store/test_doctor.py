@@ -1,0 +1,90 @@
+"""The machine report: facts, plan, estimate arithmetic, a real (tiny) measurement, doctor checks.
+
+Not covered here: a real GPU (none on the test machines; the GPU branches run with a
+described machine), a Mac, and the timing accuracy, which benchmarks/doctor_estimate.py
+measures against the real pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from samaudio_daw.doctor import run_doctor
+from samaudio_daw.separation.sam_audio import machine
+from samaudio_daw.separation.sam_audio.config import config_for_size
+
+REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
+GIB = 2**30
+
+
+def _with_gpu(free_gib: float, kind: str = "cuda") -> machine.Machine:
+    gpu = machine.Gpu(0, "Test GPU", kind, int(80 * GIB), int(free_gib * GIB))
+    return dataclasses.replace(machine.describe_machine(), gpus=(gpu,))
+
+
+def test_plan_grows_with_free_gpu_memory() -> None:
+    assert (
+        machine.recommend(dataclasses.replace(machine.describe_machine(), gpus=())).size == "small"
+    )
+    plans = [machine.recommend(_with_gpu(gib)) for gib in (3, 6, 40)]
+    assert [p.size for p in plans] == ["small", "base", "large"]
+    assert all(p.dtype == "bfloat16" for p in plans)
+    assert machine.recommend(_with_gpu(40, "mps")).dtype == "float32"
+    assert "--device cpu" in machine.recommend(_with_gpu(0.5)).why
+
+
+def test_auto_batch_fits_free_memory_and_stays_in_range() -> None:
+    config = config_for_size("large")
+    small_gpu = machine.auto_batch(config, 24 * GIB, torch.bfloat16, 10.0, loaded=True)
+    big_gpu = machine.auto_batch(config, 80 * GIB, torch.bfloat16, 10.0, loaded=True)
+    assert 1 <= small_gpu < big_gpu <= 16
+    assert machine.auto_batch(config, 1 * GIB, torch.bfloat16, 10.0, loaded=False) == 1
+    per_item = machine.item_bytes(config, 10.0, torch.bfloat16)
+    assert small_gpu * per_item <= 24 * GIB
+
+
+def test_estimate_counts_clips_pairs_and_steps() -> None:
+    config = config_for_size("small")
+    speed = machine.Speed("small", "cpu", "float32", 10.0, 1.0, 0.5, 2.0, 0.0)
+    # 10 s = one 10 s clip: encode 10×0.5, 2 prompts × (2×16 DiT calls + 10 s × 2 decode).
+    assert machine.estimate_s(speed, config, 10.0, 2, 16) == pytest.approx(5 + 2 * (32 + 20))
+    # 20 s with 25 % overlap: clips start every 7.5 s → 3 clips.
+    assert machine.estimate_s(speed, config, 20.0, 1, 16) == pytest.approx(3 * (5 + 32 + 20))
+
+
+def test_measure_speed_runs_the_real_parts_of_a_model() -> None:
+    speed = machine.measure_speed(config_for_size("tiny"), torch.device("cpu"), torch.float32, 2.0)
+    assert (
+        speed.dit_eval_s > 0 and speed.encode_s_per_audio_s > 0 and speed.decode_s_per_audio_s > 0
+    )
+
+
+def test_doctor_reports_the_model_audio_io_and_reaper(tmp_path: Path, monkeypatch) -> None:
+    if not REFERENCE.is_dir():
+        pytest.skip("reference checkpoint not found")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    resource = tmp_path / "REAPER"
+    resource.mkdir()
+    report = run_doctor(str(REFERENCE), measure=False, reaper_path=resource)
+    checks = {c.name: c for c in report.checks}
+    assert checks["model"].ok and "config.json matches checkpoint.pt" in checks["model"].detail
+    assert checks["audio i/o"].ok
+    assert not checks["reaper"].ok and "reaper install" in checks["reaper"].detail
+    assert not checks["installed"].ok
+    assert report.plan["size"] == "small" and report.plan["device"] == "cpu"
+    text = "\n".join(report.lines())
+    assert "--model facebook/sam-audio-small --device cpu --dtype float32" in text
+
+
+def test_doctor_names_a_broken_model(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    report = run_doctor(str(broken), measure=False, reaper_path=tmp_path)
+    model = {c.name: c for c in report.checks}["model"]
+    assert not model.ok and "checkpoint.pt" in model.detail
