@@ -106,7 +106,7 @@ def in_batches(
             warnings.warn(
                 OutOfMemoryRetry(
                     f"out of {device.type} memory with {len(batch)} clip-prompt pairs per batch; "
-                    f"retrying with {max(1, len(batch) // 2)} (set batch_size to skip this)"
+                    f"retrying with {max(1, len(batch) // 2)}"
                 ),
                 stacklevel=2,
             )
