@@ -27,11 +27,12 @@ if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.cache import ModelCache
     from samaudio_daw.separation.sam_audio.model import SamAudio
     from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
+    from samaudio_daw.separation.sam_audio.presence import ChunkPresence
 
 MODEL_ENV = "SAMAUDIO_MODEL"
 IMPLEMENTATION_VERSION = 1
 """Bumped whenever a change here changes the audio, so cached results are not reused."""
-_EXTRA_KEYS = ("overlap", "batch_size")
+_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold")
 
 
 def configured_model(option: str | None) -> str:
@@ -50,13 +51,14 @@ def configured_model(option: str | None) -> str:
 
 
 def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int]:
-    """``overlap`` (fraction) and ``batch_size`` from BackendOptions.extra; other keys are not ours."""
+    """``overlap`` (fraction), ``batch_size`` and ``presence_threshold`` (0..1) from
+    BackendOptions.extra; other keys are not ours."""
     values: dict[str, float | int] = {}
     for key, raw in extra:
         if key not in _EXTRA_KEYS:
             continue
         try:
-            values[key] = float(raw) if key == "overlap" else int(raw)
+            values[key] = int(raw) if key == "batch_size" else float(raw)
         except ValueError as error:
             raise SeparationError(f"sam-audio option {key}={raw!r} is not a number") from error
     return values
@@ -87,11 +89,14 @@ class SamAudioSeparator:
                 overlap=float(extra.get("overlap", TrackSettings.overlap)),
                 output=options.output,
                 batch_size=int(extra.get("batch_size", TrackSettings.batch_size)),
+                presence_threshold=float(extra.get("presence_threshold", 0.0)),
             )
         except ValueError as error:
             raise SeparationError(f"sam-audio: {error}") from error
         self._cache = cache
         self._batch_size_set = "batch_size" in extra
+        self.last_presence: list[ChunkPresence] = []
+        """Per (clip, prompt) presence scores of the last ``separate`` call."""
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -127,7 +132,7 @@ class SamAudioSeparator:
             "chunk_s": s.chunk_s,
             "overlap": s.overlap,
             "output": s.output,
-        }
+        } | ({"presence_threshold": s.presence_threshold} if s.presence_threshold else {})
 
     def model(self) -> SamAudio:
         """The loaded model, from the cache (loads it on first use)."""
@@ -157,9 +162,12 @@ class SamAudioSeparator:
             self._warn_cpu(model, audio.shape[1] / sample_rate, len(prompts))
         # A private float32 copy: the caller's array is never changed.
         samples = torch.from_numpy(np.array(audio, dtype=np.float32, copy=True))
+        presence: list[ChunkPresence] = []
         targets = separate_track(
-            model, samples, sample_rate, prompts, self._settings_for(model), progress
+            model, samples, sample_rate, prompts, self._settings_for(model), progress, presence
         )
+        self.last_presence = presence
+        _warn_silenced(presence, prompts)
         return [target.numpy() for target in targets]
 
     def _settings_for(self, model: SamAudio) -> TrackSettings:
@@ -194,6 +202,20 @@ class SamAudioSeparator:
             ),
             stacklevel=3,
         )
+
+
+def _warn_silenced(presence: Sequence[ChunkPresence], prompts: Sequence[Prompt]) -> None:
+    """One warning per prompt that was silenced in some clips, naming the times and scores."""
+    for index, prompt in enumerate(prompts):
+        off = [c for c in presence if c.prompt == index and c.silenced]
+        if off:
+            spans = ", ".join(f"{c.start_s:.1f}-{c.end_s:.1f} s ({c.score:.2f})" for c in off[:6])
+            more = f" and {len(off) - 6} more" if len(off) > 6 else ""
+            warnings.warn(
+                f"sam-audio: {prompt.text!r} not found (presence below the threshold) in "
+                f"{spans}{more}; those clips are silent in its stem",
+                stacklevel=3,
+            )
 
 
 def _model_note() -> str:

@@ -36,6 +36,7 @@ from samaudio_daw.separation.sam_audio.masks import (
     ratio_mask,
 )
 from samaudio_daw.separation.sam_audio.model import SamAudio
+from samaudio_daw.separation.sam_audio.presence import ChunkPresence, presence_scores
 from samaudio_daw.separation.sam_audio.processor import label_frames
 from samaudio_daw.separation.sam_audio.resample import resample
 from samaudio_daw.separation.sam_audio.text import TextFeatures
@@ -57,6 +58,8 @@ class TrackSettings:
     overlap: float = 0.25
     output: OutputMode = "masked"
     batch_size: int = 8
+    presence_threshold: float = 0.0
+    """Clips whose presence score (presence.py) is below this become silence; 0 = off."""
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -69,6 +72,10 @@ class TrackSettings:
             raise ValueError(f"output must be 'masked' or 'generated', got {self.output!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.presence_threshold <= 1.0:
+            raise ValueError(
+                f"presence threshold must be between 0 and 1, got {self.presence_threshold}"
+            )
 
 
 @dataclass(frozen=True)
@@ -186,19 +193,32 @@ def _accumulate(
     waves: torch.Tensor,
     plan: ChunkPlan,
     inputs: ClipInputs,
-    output: OutputMode,
+    settings: TrackSettings,
     model: SamAudio,
-) -> None:
-    """Blend a batch's decoded targets (n, clip samples) as masks or as audio."""
+) -> list[ChunkPresence]:
+    """Blend a batch's decoded targets (n, clip samples) as masks or as audio, silencing
+    the pairs whose presence score is below the threshold; their scores."""
     grid = StftGrid(model.sample_rate_hz)
-    if output == "masked":
-        values = ratio_mask(waves, inputs.clips[[c for c, _ in items]], grid)
-    else:
-        values = waves
+    output = settings.output
+    mixtures = inputs.clips[[c for c, _ in items]]
+    scores = presence_scores(waves, mixtures, grid).tolist()
+    silenced = [score < settings.presence_threshold for score in scores]
+    values = ratio_mask(waves, mixtures, grid) if output == "masked" else waves
+    for row, off in enumerate(silenced):
+        if off:
+            values[row] = 0.0
+    frame_s = model.hop_samples / model.sample_rate_hz
+    found = [
+        ChunkPresence(
+            p, plan.starts[c] * frame_s, (plan.starts[c] + plan.chunk_frames) * frame_s, s, off
+        )
+        for (c, p), s, off in zip(items, scores, silenced, strict=True)
+    ]
     # Clip starts are whole latent frames, i.e. whole STFT hops (1920 = 2 × 960 samples).
     unit = grid.hop if output == "masked" else 1
     for (clip, prompt), value in zip(items, values, strict=True):
         blend.add(prompt, plan.starts[clip] * model.hop_samples // unit, value)
+    return found
 
 
 def _blend_shape(
@@ -217,9 +237,11 @@ def blend_clips(
     prompts: Sequence[Prompt],
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
+    presence: list[ChunkPresence] | None = None,
 ) -> torch.Tensor:
     """Run every (clip, prompt) pair and blend: masks (P, bins, frames) on the 48 kHz grid
-    when ``settings.output`` is masked, else audio (P, padded samples)."""
+    when ``settings.output`` is masked, else audio (P, padded samples). Each pair's
+    presence score is appended to ``presence`` when given."""
     inputs = prepare_inputs(model, view, plan, prompts, settings)
     if progress is not None:
         progress(0.05)
@@ -237,7 +259,9 @@ def blend_clips(
         lambda error: out_of_memory_error(model, settings.chunk_s, error),
         model.device,
     ):
-        _accumulate(blend, batch, waves, plan, inputs, settings.output, model)
+        found = _accumulate(blend, batch, waves, plan, inputs, settings, model)
+        if presence is not None:
+            presence.extend(found)
     return blend.result()
 
 
@@ -262,6 +286,7 @@ def separate_track(
     prompts: Sequence[Prompt],
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
+    presence: list[ChunkPresence] | None = None,
 ) -> torch.Tensor:
     """audio: (channels, samples) float32 at ``sample_rate_hz`` → targets (P, channels, samples).
 
@@ -274,7 +299,7 @@ def separate_track(
         total_frames = view.mono.shape[-1] // model.hop_samples
         chunk = frames_for_seconds(settings.chunk_s, model.sample_rate_hz, model.hop_samples)
         plan = plan_chunks(total_frames, chunk, settings.overlap)
-        blended = blend_clips(model, view, plan, prompts, settings, progress)
+        blended = blend_clips(model, view, plan, prompts, settings, progress, presence)
         if settings.output == "generated":
             targets = _finish_generated(blended, view, audio.shape, sample_rate_hz, model)
         else:
