@@ -557,6 +557,7 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
             lines.append(f"skipped: {where}: {skip.reason}")
         for plan in outcome.plans:
             lines.extend(f"skipped: {m.describe()}" for m in plan.missing_media)
+        lines.extend(f"note: {note}" for note in outcome.result.get("notes", []))
         result = outcome.result
         reused = sum(1 for s in stems if s.get("reused"))
         lines.append(

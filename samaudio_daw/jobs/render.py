@@ -11,12 +11,14 @@ from __future__ import annotations
 import fnmatch
 import re
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from samaudio_daw.audio.io import BitDepth, audio_info, write_audio
+import numpy as np
+
+from samaudio_daw.audio.io import BitDepth, StemWriter, audio_info
 from samaudio_daw.errors import OutputError
 from samaudio_daw.jobs.manifest import Job, JobItem, write_result
 from samaudio_daw.jobs.progress import Progress
@@ -27,7 +29,16 @@ from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
-from samaudio_daw.project.timeline import render_item_source, render_track, skip_reason, track_span
+from samaudio_daw.project.timeline import (
+    SourceSpan,
+    approximations,
+    item_source_blocks,
+    skip_reason,
+    source_span,
+    take_source_s,
+    track_blocks,
+    track_span,
+)
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import Separator
 
@@ -226,15 +237,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:40] or "track"
 
 
-def _spans(project: Project, start_s: float, length_s: float) -> list[tuple[str, float, float]]:
+def _spans(project: Project, start_s: float, length_s: float) -> list[tuple[float, float]]:
     """Project regions that overlap ``start_s .. start_s + length_s``, relative to start_s."""
     spans = []
     for region in project.regions:
         begin = max(region.start_s - start_s, 0.0)
         end = min(region.end_s - start_s, length_s)
         if end > begin:
-            spans.append(("+", begin, end))
+            spans.append((begin, end))
     return spans
+
+
+def _source_spans(project: Project, item: Item, span: SourceSpan) -> list[tuple[float, float]]:
+    """The regions over ``item``, moved to where they fall in its source span (the
+    stem file's time): through the play rate and stretch markers."""
+    take = item.active_take
+    assert take is not None
+    moved = []
+    for begin, end in _spans(project, item.position_s, item.length_s):
+        times = np.array([begin, end]) * take.play_rate
+        ends = np.sort(take_source_s(take, times) - span.start_s)
+        low, high = max(float(ends[0]), 0.0), min(float(ends[1]), span.length_s)
+        if high > low:
+            moved.append((low, high))
+    return moved
 
 
 def _source_bit_depth(item: Item) -> BitDepth:
@@ -260,12 +286,13 @@ def _job_item(
     length_s: float,
     mode: RenderMode,
     item: Item | None,
+    region_spans: Sequence[tuple[float, float]],
 ) -> JobItem:
     preset = plan.choice.preset
     assert preset is not None  # only tracks with a chosen preset are planned
     from samaudio_daw.separation.base import TimeSpan
 
-    spans = tuple(TimeSpan(b, e, "+") for _, b, e in _spans(project, start_s, length_s))
+    spans = tuple(TimeSpan(b, e, "+") for b, e in region_spans)
     inline = plan.choice.kind == "inline"
     return JobItem(
         audio=audio,
@@ -285,33 +312,77 @@ def _job_item(
     )
 
 
+def _write_blocks(path: Path, blocks: Iterator[np.ndarray], sample_rate: int) -> Path:
+    """Write float blocks (channels, frames) to ``path`` as they come; returns the path."""
+    first = next(blocks)
+    with StemWriter(path, sample_rate, first.shape[0], "float") as writer:
+        writer.write(first)
+        for block in blocks:
+            writer.write(block)
+        return writer.commit()
+
+
 def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[JobItem]:
-    """Render what each planned track plays to float WAVs in ``OUTDIR/.work``."""
+    """Render what each planned track plays to float WAVs in ``OUTDIR/.work``, block by
+    block: item mode each item's source span, track mode the track's timeline."""
     work = plan.output_dir / WORK_FOLDER
     work.mkdir(parents=True, exist_ok=True)
-    rate = plan.project.sample_rate
+    project, rate = plan.project, plan.project.sample_rate
     items: list[JobItem] = []
     for track_plan in plan.tracks:
         base = f"{prefix}{_slug(track_plan.track.name)}-t{track_plan.track.index + 1:02d}"
         if mode == "track":
             start_s, end_s = track_span(track_plan.track)
-            audio = render_track(track_plan.track, plan.project, start_s, end_s)
-            path = write_audio(work / f"{base}.wav", audio, rate, "float")
+            blocks = track_blocks(track_plan.track, project, start_s, end_s)
+            path = _write_blocks(work / f"{base}.wav", blocks, rate)
+            regions = _spans(project, start_s, end_s - start_s)
             items.append(
                 _job_item(
-                    track_plan, plan.project, base, path, start_s, end_s - start_s, mode, None
+                    track_plan, project, base, path, start_s, end_s - start_s, mode, None, regions
                 )
             )
             continue
         for item in track_plan.items:
             name = f"{base}-i{item.index + 1:02d}"
-            path = write_audio(work / f"{name}.wav", render_item_source(item, rate), rate, "float")
+            path = _write_blocks(work / f"{name}.wav", item_source_blocks(item, rate), rate)
+            span = source_span(item)
+            regions = _source_spans(project, item, span)
             items.append(
                 _job_item(
-                    track_plan, plan.project, name, path, item.position_s, item.length_s, mode, item
+                    track_plan,
+                    project,
+                    name,
+                    path,
+                    item.position_s,
+                    span.length_s,
+                    mode,
+                    item,
+                    regions,
                 )
             )
     return items
+
+
+def render_notes(plan: ProjectPlan, mode: RenderMode) -> list[str]:
+    """What the producer should know about how the stems will sum (take FX, stretching)."""
+    items = [item for track in plan.tracks for item in track.items]
+    notes = []
+    with_fx = sum(1 for item in items if item.active_take and item.active_take.has_take_fx)
+    if with_fx and mode == "item":
+        notes.append(
+            f"{plan.project.path.name}: {with_fx} item(s) have take FX, copied onto each stem "
+            "take; the stems are separated before the FX, so non-linear FX (compressors, "
+            "saturation, gates) make the stems' sum differ from the original"
+        )
+    if mode == "track":
+        approximate = sum(1 for item in items if approximations(item))
+        if approximate:
+            notes.append(
+                f"{plan.project.path.name}: {approximate} item(s) use preserve pitch, pitch "
+                "shift, stretch markers, take FX or take envelopes, which track mode renders "
+                "only approximately (play rate by resampling); item mode keeps them exact"
+            )
+    return notes
 
 
 @dataclass(frozen=True)
@@ -411,6 +482,7 @@ def _separate_sections(
         "sample_rate": plans[0].project.sample_rate,
         "skipped": [s.to_dict() for plan in plans for s in plan.skipped],
         "missing_media": [m.to_dict() for plan in plans for m in plan.missing_media],
+        "notes": [note for plan in plans for note in render_notes(plan, settings.mode)],
         "stems_project": stems_project_path(plans[0]).name,
         "projects": [
             {"project": str(p.project.path), "stems_project": stems_project_path(p).name}

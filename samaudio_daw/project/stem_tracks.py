@@ -11,8 +11,13 @@ that point past the new tracks are renumbered.
 
 Item mode: each stem item copies the original item's POSITION, SNAPOFFS, LENGTH,
 FADEIN, FADEOUT, MUTE (and COLOR, BEAT, FADEFLAG) lines and its VOLPAN line
-verbatim, plays the stem file from its start (SOFFS 0) and does not loop: the
-stem file already holds the item as it played. Track mode: one item per stem
+verbatim. Its take plays the stem file, which holds the item's source span
+(:func:`~samaudio_daw.project.timeline.source_span`: the part of the source the
+item plays, unrolled when it loops), so it does not loop and its offset is the
+original's moved by where the span starts. It keeps the original take's PLAYRATE
+line (rate, preserve pitch, pitch, shift mode), its stretch markers (source
+positions moved the same way, so each points at the same sound), its take FX and
+its take envelopes: REAPER plays the stems the way it played the original. Track mode: one item per stem
 spanning the rendered range, at unity gain and without fades.
 
 The input tree is never changed; a changed copy is returned.
@@ -26,12 +31,14 @@ from pathlib import Path
 
 from samaudio_daw.project.builder import file_source
 from samaudio_daw.project.media import relative_media_path
-from samaudio_daw.project.model import Track, take_segments
+from samaudio_daw.project.model import TAKE_ENVELOPES, Item, Track, take_segments
 from samaudio_daw.project.rpp import RppLine, RppNode, format_number, guid_for
+from samaudio_daw.project.timeline import source_span
 
 ITEM_LINES_COPIED = ("POSITION", "SNAPOFFS", "LENGTH")
 ITEM_LINES_COPIED_AFTER = ("COLOR", "BEAT", "FADEIN", "FADEOUT", "FADEFLAG", "MUTE")
 DEFAULT_PLAYRATE = ("1", "1", "0", "-1", "0", "0.0025")
+TAKE_BLOCKS_COPIED = ("TAKEFX", *TAKE_ENVELOPES)
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,10 @@ def add_stem_tracks(
             if name in stems:
                 folder = new_project_path.parent
                 source = file_source(relative_media_path(stems[name], folder))
-                stem_items.append(_stem_item(items[index], source, name, track.guid, index))
+                original = _item_at(track, index)
+                stem_items.append(
+                    _stem_item(items[index], original, source, name, track.guid, index)
+                )
         stem_tracks.append(_StemTrack(name, tuple(stem_items)))
     _insert_folder(new_tree, track_node, track.name, stem_tracks, mute_original)
     return new_tree
@@ -192,8 +202,57 @@ def _volpan_line(item: RppNode) -> RppLine:
     return _new_line("VOLPAN", item_volume, pan, volume, law)
 
 
-def _stem_item(item: RppNode, source: RppNode, stem: str, track_guid: str, index: int) -> RppNode:
-    """A copy of ``item`` playing ``source`` from its start, once."""
+def _item_at(track: Track, index: int) -> Item | None:
+    found = [item for item in track.items if item.index == index]
+    return found[0] if found else None
+
+
+def _stem_offset_s(original: Item | None) -> tuple[float, float]:
+    """(stem take's SOFFS, shift of source positions): the original's moved by where
+    the stem file (the item's source span) starts in the original source."""
+    take = original.active_take if original else None
+    if original is None or take is None:
+        return 0.0, 0.0
+    start_s = source_span(original).start_s
+    return take.start_offset_s - start_s, -start_s
+
+
+def _stretch_marker_line(original: Item | None, shift_s: float) -> RppLine | None:
+    take = original.active_take if original else None
+    if take is None or not take.stretch_markers:
+        return None
+    tokens: list[str] = ["SM"]
+    for number, marker in enumerate(take.stretch_markers):
+        if number:
+            tokens.append("+")
+        tokens += [format_number(marker.position_s), format_number(marker.source_s + shift_s)]
+        if marker.slope:
+            tokens.append(format_number(marker.slope))
+    return RppLine.new(tokens)
+
+
+def _take_blocks(take_lines: list[RppNode | RppLine]) -> tuple[list[RppNode], list[RppNode]]:
+    """Copies of the take's FX chain and envelopes: those before its SOURCE, those after."""
+    before: list[RppNode] = []
+    after: list[RppNode] = []
+    seen_source = False
+    for child in take_lines:
+        if isinstance(child, RppNode) and child.tag == "SOURCE":
+            seen_source = True
+        elif isinstance(child, RppNode) and child.tag in TAKE_BLOCKS_COPIED:
+            (after if seen_source else before).append(child.copy())
+    return before, after
+
+
+def _stem_item(
+    item: RppNode,
+    original: Item | None,
+    source: RppNode,
+    stem: str,
+    track_guid: str,
+    index: int,
+) -> RppNode:
+    """A copy of ``item`` whose active take plays ``source`` (the stem of its source span)."""
     segment = _item_segment(item)
     take_lines, _ = _active_take_lines(item)
     guid = guid_for("stem-item", track_guid, str(index), stem)
@@ -210,11 +269,20 @@ def _stem_item(item: RppNode, source: RppNode, stem: str, track_guid: str, index
     node.append(_new_line("IGUID", guid))
     node.append(RppLine.new(["NAME", name], quoted=(False, True)))
     node.append(_volpan_line(item))
-    node.append(_new_line("SOFFS", "0"))
+    offset_s, shift_s = _stem_offset_s(original)
+    node.append(_new_line("SOFFS", format_number(offset_s)))
     node.append(_copied(take_lines, "PLAYRATE") or _new_line("PLAYRATE", *DEFAULT_PLAYRATE))
     node.append(_new_line("CHANMODE", "0"))
     node.append(_new_line("GUID", guid_for("stem-take", guid)))
+    before, after = _take_blocks(take_lines)
+    for block in before:
+        node.append(block)
     node.append(source)
+    for block in after:
+        node.append(block)
+    markers = _stretch_marker_line(original, shift_s)
+    if markers is not None:
+        node.append(markers)
     return node
 
 

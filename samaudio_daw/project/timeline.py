@@ -1,15 +1,26 @@
 """The project's own renderer: item sources and track timelines as REAPER plays them.
 
-All audio returned is ``(channels, frames)`` float32 at the project sample rate,
-with exactly ``round(length_s * sample_rate)`` frames for a length in seconds.
+All audio is ``(channels, frames)`` float32 at the project sample rate, with
+exactly ``round(length_s * sample_rate)`` frames for a length in seconds, and is
+made block by block (``*_blocks`` functions), so memory does not grow with the
+length of an item or a track; the ``render_*`` functions join the blocks.
 
 What is rendered, and how:
-- An item plays its active take's source from the take's source offset (SOFFS)
-  for the item's length; with loop on, the source (or its section) repeats.
-  A SECTION source plays its parent from STARTPOS for LENGTH, reversed if asked.
-  Outside the source (and without loop) there is silence.
+- The **source span** of an item (:func:`source_span`, what item mode separates) is
+  the part of its source the active take plays, at the source's own timebase: from
+  the take's offset (SOFFS) for item length x play rate, or, with stretch markers,
+  from the source position the item start plays to the one its end plays (and every
+  marker's source position). A looped item unrolls its source (or section) over
+  that span. A SECTION source plays its parent from STARTPOS for LENGTH, reversed if
+  asked. Outside the source (and without loop) there is silence.
 - A source at another sample rate is resampled (windowed sinc) to the project's.
 - Take channel modes 0-4: normal, reverse stereo, mono downmix (mean), left, right.
+- **As heard** (:func:`item_blocks`, track mode and the stems' sum): the source
+  span played at the take's play rate by resampling, which also moves the pitch;
+  with stretch markers each stretch segment plays at its own rate (cubic
+  interpolation). REAPER's time-stretching with preserve pitch, a pitch shift
+  without a rate change, take FX and take envelopes are not rendered: there the
+  render is an approximation of what REAPER plays (see :func:`approximations`).
 - On a track, mono items play on both channels; channels past the second are
   left out. Pans are balance pans at 0 dB in the centre (REAPER's default).
 - Fades: REAPER shape numbers 0 linear, 1 fast start ``1-(1-x)^2``, 2 fast end
@@ -17,16 +28,16 @@ What is rendered, and how:
   start/end ``(1-cos(pi x))/2``, 6 slow start/end steep (5 applied twice); other
   numbers play linear. A fade-out is the fade-in curve mirrored in time. The
   curvature field is not applied: these are close to, not equal to, REAPER's curves.
-- Not rendered (see :func:`skip_reason`): MIDI and other non-file sources,
-  play rate or pitch changes, stretch markers, take FX, active take envelopes,
-  "play all takes", missing media, and files no decoder here can read (WavPack,
-  for one).
+- Not rendered (see :func:`skip_reason`): MIDI and other non-file sources, empty
+  items, video without decodable audio, items playing all their takes at once,
+  missing media, and files no decoder here can read (WavPack, for one).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +47,11 @@ import pedalboard.io as pio
 import soundfile as sf
 
 from samaudio_daw.errors import UserError
-from samaudio_daw.project.model import Item, Project, Source, Track
+from samaudio_daw.project.model import Item, Project, Source, Take, Track
 
-FILE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK")
+FILE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK", "VIDEO")
 CHANNEL_MODES = (0, 1, 2, 3, 4)
+BLOCK_FRAMES = 65536
 _RESAMPLER_LATENCY_FRAMES = 64
 _MAX_MARGIN_FRAMES = 4096
 
@@ -107,7 +119,7 @@ def _where(item: Item) -> str:
 def skip_reason(item: Item) -> str | None:
     """Why ``item`` cannot be rendered here, or None when it can.
 
-    Reasons read like "MIDI item", "play rate 1.5 is not supported",
+    Reasons read like "MIDI item", "empty item (no take or source)",
     "missing media: ...", "unsupported codec WAVPACK: ...".
     """
     take = item.active_take
@@ -133,16 +145,6 @@ def _take_reason(item: Item) -> str | None:
     assert take is not None
     if item.play_all_takes and sum(not t.is_empty for t in item.takes) > 1:
         return "the item plays all its takes at once, which is not supported (glue the item)"
-    if take.play_rate != 1.0:
-        return f"play rate {take.play_rate:g} is not supported (set it to 1.0 or glue the item)"
-    if take.pitch_semitones != 0.0:
-        return f"pitch shift {take.pitch_semitones:g} semitones is not supported (glue the item)"
-    if take.has_stretch_markers:
-        return "stretch markers are not supported (glue the item first)"
-    if take.has_take_fx:
-        return "take FX are not supported (apply them with Item > Apply track/take FX)"
-    if take.has_active_envelopes:
-        return "take envelopes are not supported (glue the item first)"
     if take.channel_mode not in CHANNEL_MODES:
         return (
             f"channel mode {take.channel_mode} is not supported (use normal, mono, left or right)"
@@ -157,6 +159,8 @@ def _codec_reason(media: Source) -> str | None:
             if opened.frames <= 0 or opened.sample_rate <= 0:
                 return f"unsupported codec {media.kind}: {media.path} holds no audio"
     except RenderError:
+        if media.kind == "VIDEO":
+            return f"video item without audio that can be decoded here: {media.path}"
         return (
             f"unsupported codec {media.kind}: {media.path} cannot be decoded here; "
             "convert it to WAV or FLAC (REAPER: Item > Apply track/take FX, or Batch converter)"
@@ -164,7 +168,7 @@ def _codec_reason(media: Source) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- item source
+# --------------------------------------------------------------------------- time maps
 
 
 def frames_for(duration_s: float, sample_rate: int) -> int:
@@ -172,34 +176,155 @@ def frames_for(duration_s: float, sample_rate: int) -> int:
     return max(round(duration_s * sample_rate), 0)
 
 
-def render_item_source(item: Item, project_sample_rate: int) -> np.ndarray:
-    """The item's active take as REAPER plays it, before fades and volumes.
+def take_source_s(take: Take, take_time_s: np.ndarray) -> np.ndarray:
+    """The source position (seconds, not wrapped by loops) each take time plays.
 
-    Returns (source channels, round(item.length_s * project_sample_rate)) float32:
-    the source (or section) from the take's offset for the item's length, looped
-    when the item loops, at the project rate. RenderError if :func:`skip_reason`
-    names a reason.
+    Take time is item time x play rate, from the item start. Without stretch
+    markers the source runs from the take offset at speed 1; with them it passes
+    each marker's source position at its take position, linearly between markers
+    (a marker's slope bends the speed: it runs from ``(1 - slope)`` to ``(1 + slope)``
+    times the mean), at speed 1 before the first and after the last.
+    """
+    time_s = np.asarray(take_time_s, dtype=np.float64)
+    markers = take.stretch_markers
+    if not markers:
+        return take.start_offset_s + time_s
+    first, last = markers[0], markers[-1]
+    out = np.where(
+        time_s < first.position_s,
+        first.source_s + (time_s - first.position_s),
+        last.source_s + (time_s - last.position_s),
+    )
+    for left, right in zip(markers, markers[1:], strict=False):
+        span_s = right.position_s - left.position_s
+        if span_s <= 0:
+            continue
+        inside = (time_s >= left.position_s) & (time_s < right.position_s)
+        mean = (right.source_s - left.source_s) / span_s
+        start_rate, end_rate = mean * (1 - left.slope), mean * (1 + left.slope)
+        u = time_s[inside] - left.position_s
+        out[inside] = left.source_s + start_rate * u + (end_rate - start_rate) * u**2 / (2 * span_s)
+    return out
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """The part of its source an item plays, in source seconds (unrolled when looping)."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def length_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def source_span(item: Item) -> SourceSpan:
+    """What item mode separates: the source from the position the item start plays to
+    the one its end plays, widened to every stretch marker's source position (so the
+    markers still point inside it)."""
+    take = item.active_take
+    if take is None:
+        return SourceSpan(0.0, 0.0)
+    ends = take_source_s(take, np.array([0.0, item.length_s * take.play_rate]))
+    sources = [float(ends.min()), float(ends.max())]
+    sources += [marker.source_s for marker in take.stretch_markers]
+    return SourceSpan(min(sources), max(sources))
+
+
+def approximations(item: Item) -> list[str]:
+    """What REAPER does to the item that the as-heard render only approximates."""
+    take = item.active_take
+    if take is None:
+        return []
+    notes = []
+    if take.play_rate != 1.0 and take.preserve_pitch:
+        notes.append(f"play rate {take.play_rate:g} with preserve pitch (resampled here)")
+    if take.pitch_semitones != 0.0:
+        notes.append(f"pitch shift {take.pitch_semitones:+g} semitones (not applied here)")
+    if take.has_stretch_markers:
+        notes.append("stretch markers (followed by resampling here)")
+    if take.has_take_fx:
+        notes.append("take FX (not applied here)")
+    if take.has_active_envelopes:
+        notes.append("take envelopes (not applied here)")
+    return notes
+
+
+# --------------------------------------------------------------------------- item source
+
+
+def item_source_blocks(
+    item: Item, project_sample_rate: int, block_frames: int = BLOCK_FRAMES
+) -> Iterator[np.ndarray]:
+    """The item's :func:`source_span` at the project rate, block by block.
+
+    Yields (source channels, <= block_frames) float32 blocks, together
+    ``frames_for(source_span(item).length_s, project_sample_rate)`` frames, the
+    take's channel mode applied. RenderError if :func:`skip_reason` names a reason.
     """
     reason = skip_reason(item)
     if reason is not None:
         raise RenderError(f"{_where(item)}: cannot render: {reason}")
     take = item.active_take
-    assert take is not None and take.source is not None and take.source.media.path is not None
-    with _open_media(take.source.media.path) as media:
-        rate = media.sample_rate
-        margin = _resample_margin(rate, project_sample_rate)
-        frames = frames_for(item.length_s, rate)
-        offset = round(take.start_offset_s * rate)
-        length = _virtual_frames(take.source, media)
-        played = _played(
-            take.source, media, offset - margin, frames + 2 * margin, length, item.loop
-        )
-    played = _apply_channel_mode(played, take.channel_mode)
-    if rate != project_sample_rate:
-        played = resample(played, rate, project_sample_rate)
-        margin = margin * project_sample_rate // rate
-    target = frames_for(item.length_s, project_sample_rate)
-    return _fit(played[:, margin:], target)
+    assert take is not None and take.source is not None
+    source, span, path = take.source, source_span(item), take.source.media.path
+    assert path is not None
+    target = frames_for(span.length_s, project_sample_rate)
+    with _open_media(path) as media:
+        length = _virtual_frames(source, media)
+
+        def read(start: int, frames: int) -> np.ndarray:
+            played = _played(source, media, start, frames, length, item.loop)
+            return _apply_channel_mode(played, take.channel_mode)
+
+        start = round(span.start_s * media.sample_rate)
+        if media.sample_rate == project_sample_rate:
+            for done in range(0, max(target, 1), block_frames):
+                yield read(start + done, min(block_frames, target - done))
+            return
+        yield from _resampled(read, start, target, media.sample_rate, project_sample_rate)
+
+
+def render_item_source(item: Item, project_sample_rate: int) -> np.ndarray:
+    """(source channels, frames) float32: the whole :func:`item_source_blocks`."""
+    return np.concatenate(list(item_source_blocks(item, project_sample_rate)), axis=1)
+
+
+def _resampled(
+    read: Callable[[int, int], np.ndarray],
+    start: int,
+    target: int,
+    source_rate: int,
+    target_rate: int,
+) -> Iterator[np.ndarray]:
+    """``target`` frames at ``target_rate`` of what ``read`` gives from frame ``start``.
+
+    Reads real neighbours before ``start`` and after the end (a margin) so the
+    windowed sinc has context, and aligns the output to the sample.
+    """
+    margin = _resample_margin(source_rate, target_rate)
+    channels = read(start, 0).shape[0]
+    resampler = pio.StreamResampler(source_rate, target_rate, channels)
+    lead_in, skip = _alignment(resampler.input_latency, source_rate, target_rate)
+    drop = skip + margin * target_rate // source_rate
+    step = max(BLOCK_FRAMES * source_rate // target_rate, 1)
+    position, produced = start - margin, 0
+    first = np.zeros((channels, lead_in), dtype=np.float32)
+    while produced < target:
+        chunk = np.concatenate([first, read(position, step)], axis=1)
+        first = first[:, :0]
+        position += step
+        out = resampler.process(np.ascontiguousarray(chunk, dtype=np.float32))
+        if drop:
+            cut = min(drop, out.shape[1])
+            out, drop = out[:, cut:], drop - cut
+        out = out[:, : target - produced]
+        produced += out.shape[1]
+        if out.shape[1]:
+            yield np.ascontiguousarray(out, dtype=np.float32)
+    if target == 0:
+        yield np.zeros((channels, 0), dtype=np.float32)
 
 
 def _resample_margin(source_rate: int, target_rate: int) -> int:
@@ -335,11 +460,15 @@ def fade_curve(shape: int, progress: np.ndarray) -> np.ndarray:
     return x
 
 
-def item_gain(item: Item, sample_rate: int) -> np.ndarray:
-    """(frames,) float32 gain of the item's fades times item and take volume."""
-    frames = frames_for(item.length_s, sample_rate)
-    time_s = np.arange(frames, dtype=np.float64) / sample_rate
-    gain = np.ones(frames, dtype=np.float64)
+def item_gain(
+    item: Item, sample_rate: int, start_frame: int = 0, frames: int | None = None
+) -> np.ndarray:
+    """(frames,) float32 gain of the item's fades times item and take volume, for item
+    frames ``start_frame`` on (default: the whole item)."""
+    total = frames_for(item.length_s, sample_rate)
+    count = total - start_frame if frames is None else frames
+    time_s = (start_frame + np.arange(count, dtype=np.float64)) / sample_rate
+    gain = np.ones(count, dtype=np.float64)
     if item.fade_in.length_s > 0:
         gain *= fade_curve(item.fade_in.shape, time_s / item.fade_in.length_s)
     if item.fade_out.length_s > 0:
@@ -363,12 +492,91 @@ def balance(audio: np.ndarray, pan: float) -> np.ndarray:
     return audio * gains[:, None]
 
 
-def render_item(item: Item, project_sample_rate: int) -> np.ndarray:
-    """(2, frames) float32: the item as heard on its track (fades, volumes, take pan)."""
-    audio = to_stereo(render_item_source(item, project_sample_rate))
+def played_blocks(
+    item: Item, project_sample_rate: int, block_frames: int = BLOCK_FRAMES
+) -> Iterator[np.ndarray]:
+    """The item's source span played at the take's rate (and stretch markers), in item
+    time: (source channels, <= block_frames) blocks, ``frames_for(item.length_s)``
+    frames in all, before fades and volumes."""
+    take = item.active_take
+    assert take is not None
+    frames = frames_for(item.length_s, project_sample_rate)
+    if take.has_stretch_markers:
+        yield from _stretched(item, project_sample_rate, frames, block_frames)
+    elif take.play_rate == 1.0:
+        yield from item_source_blocks(item, project_sample_rate, block_frames)
+    else:
+        yield from _at_rate(item, project_sample_rate, frames, take.play_rate)
+
+
+def _at_rate(item: Item, rate_hz: int, frames: int, play_rate: float) -> Iterator[np.ndarray]:
+    """The source span resampled so it plays ``play_rate`` times as fast."""
+    blocks = item_source_blocks(item, rate_hz)
+    first = next(blocks)
+    resampler = pio.StreamResampler(rate_hz * play_rate, rate_hz, first.shape[0])
+    produced = 0
+    for chunk in itertools.chain([first], blocks):
+        out = resampler.process(np.ascontiguousarray(chunk, dtype=np.float32))
+        out = out[:, : frames - produced]
+        produced += out.shape[1]
+        if out.shape[1]:
+            yield out
+    tail = resampler.process(None)[:, : frames - produced]
+    produced += tail.shape[1]
+    yield np.concatenate(
+        [tail, np.zeros((first.shape[0], frames - produced), dtype=np.float32)], axis=1
+    )
+
+
+def _stretched(item: Item, rate_hz: int, frames: int, block_frames: int) -> Iterator[np.ndarray]:
+    """The source span read through the stretch markers' time map (cubic interpolation).
+
+    The span is held whole: stretch-marked items are short edits.
+    """
+    take = item.active_take
+    assert take is not None
+    span = source_span(item)
+    section = render_item_source(item, rate_hz)
+    padded = np.pad(section, ((0, 0), (1, 2)))
+    for done in range(0, max(frames, 1), block_frames):
+        count = min(block_frames, frames - done)
+        time_s = (done + np.arange(count, dtype=np.float64)) / rate_hz * take.play_rate
+        position = (take_source_s(take, time_s) - span.start_s) * rate_hz
+        yield _cubic(padded, position + 1.0)
+
+
+def _cubic(audio: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Catmull-Rom interpolation of (channels, n) ``audio`` at fractional frames."""
+    whole = np.floor(position).astype(np.int64)
+    frac = (position - whole).astype(np.float32)
+    last = audio.shape[1] - 1
+    taps = [audio[:, np.clip(whole + k, 0, last)] for k in (-1, 0, 1, 2)]
+    outside = (whole < 1) | (whole > last - 2)
+    a, b, c, d = taps
+    out = b + 0.5 * frac * (
+        c - a + frac * (2 * a - 5 * b + 4 * c - d + frac * (3 * (b - c) + d - a))
+    )
+    out[:, outside] = 0.0
+    return out.astype(np.float32)
+
+
+def item_blocks(
+    item: Item, project_sample_rate: int, block_frames: int = BLOCK_FRAMES
+) -> Iterator[np.ndarray]:
+    """(2, <= block_frames) float32 blocks: the item as heard on its track (rate, stretch
+    markers, fades, volumes, take pan), ``frames_for(item.length_s)`` frames in all."""
     take = item.active_take
     pan = 0.0 if take is None else take.pan
-    return balance(audio * item_gain(item, project_sample_rate)[None, :], pan)
+    done = 0
+    for block in played_blocks(item, project_sample_rate, block_frames):
+        gain = item_gain(item, project_sample_rate, done, block.shape[1])
+        done += block.shape[1]
+        yield balance(to_stereo(block) * gain[None, :], pan)
+
+
+def render_item(item: Item, project_sample_rate: int) -> np.ndarray:
+    """(2, frames) float32: the whole :func:`item_blocks`."""
+    return np.concatenate(list(item_blocks(item, project_sample_rate)), axis=1)
 
 
 def skipped_items(track: Track) -> list[tuple[Item, str]]:
@@ -379,6 +587,81 @@ def skipped_items(track: Track) -> list[tuple[Item, str]]:
         if reason is not None:
             found.append((item, reason))
     return found
+
+
+class _Frames:
+    """Exactly ``n`` frames at a time from a block iterator (silence once it ends)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], channels: int) -> None:
+        self._blocks = blocks
+        self._held = np.zeros((channels, 0), dtype=np.float32)
+
+    def take(self, frames: int) -> np.ndarray:
+        parts, have = [self._held], self._held.shape[1]
+        while have < frames:
+            block = next(self._blocks, None)
+            if block is None:
+                parts.append(np.zeros((self._held.shape[0], frames - have), np.float32))
+                break
+            parts.append(block)
+            have += block.shape[1]
+        joined = np.concatenate(parts, axis=1)
+        self._held = joined[:, frames:]
+        return joined[:, :frames]
+
+
+def track_blocks(
+    track: Track,
+    project: Project,
+    start_s: float,
+    end_s: float,
+    *,
+    with_fader: bool = False,
+    skip_unrenderable: bool = True,
+    block_frames: int = BLOCK_FRAMES,
+) -> Iterator[np.ndarray]:
+    """(2, <= block_frames) float32 blocks of :func:`render_track`, in time order.
+
+    Each item is rendered when the blocks reach it and let go when they pass its end.
+    """
+    if not end_s >= start_s:
+        raise ValueError(f"render range ends ({end_s} s) before it starts ({start_s} s)")
+    rate = project.sample_rate
+    total = frames_for(end_s - start_s, rate)
+    pending = sorted(_audible(track, start_s, end_s, skip_unrenderable), key=lambda i: i.position_s)
+    playing: list[tuple[int, int, _Frames]] = []  # (first frame, end frame, reader)
+    for done in range(0, max(total, 1), block_frames):
+        count = min(block_frames, total - done)
+        out = np.zeros((2, count), dtype=np.float32)
+        while pending and round((pending[0].position_s - start_s) * rate) < done + count:
+            item = pending.pop(0)
+            first = round((item.position_s - start_s) * rate)
+            reader = _Frames(item_blocks(item, rate), 2)
+            if first < done:
+                reader.take(done - first)  # the part before the range
+            playing.append((max(first, done), first + frames_for(item.length_s, rate), reader))
+        for first, end, reader in playing:
+            begin, stop = max(first, done), min(end, done + count)
+            if stop > begin:
+                out[:, begin - done : stop - done] += reader.take(stop - begin)
+        playing = [entry for entry in playing if entry[1] > done + count]
+        if with_fader:
+            out = balance(out * np.float32(track.volume), track.pan)
+        yield out
+
+
+def _audible(track: Track, start_s: float, end_s: float, skip_unrenderable: bool) -> list[Item]:
+    items = []
+    for item in track.items:
+        if item.mute or item.end_s <= start_s or item.position_s >= end_s:
+            continue
+        reason = skip_reason(item)
+        if reason is not None:
+            if skip_unrenderable:
+                continue
+            raise RenderError(f"{_where(item)} ({track.name!r}): cannot render: {reason}")
+        items.append(item)
+    return items
 
 
 def render_track(
@@ -397,29 +680,15 @@ def render_track(
     Items :func:`skip_reason` rejects are left out (list them with
     :func:`skipped_items`), or raise RenderError when ``skip_unrenderable`` is False.
     """
-    if not end_s >= start_s:
-        raise ValueError(f"render range ends ({end_s} s) before it starts ({start_s} s)")
-    rate = project.sample_rate
-    out = np.zeros((2, frames_for(end_s - start_s, rate)), dtype=np.float32)
-    for item in track.items:
-        if item.mute or item.end_s <= start_s or item.position_s >= end_s:
-            continue
-        reason = skip_reason(item)
-        if reason is not None:
-            if skip_unrenderable:
-                continue
-            raise RenderError(f"{_where(item)} ({track.name!r}): cannot render: {reason}")
-        _mix_at(out, render_item(item, rate), round((item.position_s - start_s) * rate))
-    if with_fader:
-        out = balance(out * np.float32(track.volume), track.pan)
-    return out
-
-
-def _mix_at(out: np.ndarray, audio: np.ndarray, start_frame: int) -> None:
-    """Add ``audio`` into ``out`` from ``start_frame``, dropping what falls outside."""
-    begin, end = max(start_frame, 0), min(start_frame + audio.shape[1], out.shape[1])
-    if end > begin:
-        out[:, begin:end] += audio[:, begin - start_frame : end - start_frame]
+    blocks = track_blocks(
+        track,
+        project,
+        start_s,
+        end_s,
+        with_fader=with_fader,
+        skip_unrenderable=skip_unrenderable,
+    )
+    return np.concatenate(list(blocks), axis=1)
 
 
 def render_folder(

@@ -13,6 +13,7 @@ from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
 from samaudio_daw.project.model import Item, Project, read_project
 from samaudio_daw.project.timeline import (
     RenderError,
+    approximations,
     fade_curve,
     item_gain,
     render_folder,
@@ -243,16 +244,16 @@ def test_skip_reasons(tmp_path: Path, write_audio: WriteAudio) -> None:
     )
     reasons = [skip_reason(item) for item in project.tracks[0].items]
     assert reasons[0] is None
-    assert reasons[1] == "play rate 1.5 is not supported (set it to 1.0 or glue the item)"
+    assert reasons[1] is None  # a play rate is rendered (item mode: the stem takes keep it)
     assert reasons[2] is not None and reasons[2].startswith("missing media: media file 'gone.wav'")
     assert reasons[3] is not None and reasons[3].startswith("unsupported codec WAVPACK")
     assert reasons[4] == "MIDI item"
     assert reasons[5] is not None and "channel mode 7" in reasons[5]
     listed = skipped_items(project.tracks[0])
-    assert [(item.index, reason) for item, reason in listed] == list(enumerate(reasons))[1:]
-    with pytest.raises(RenderError, match=r"track 1, item 2 at 1\.000 s: cannot render: play"):
-        render_item_source(project.tracks[0].items[1], RATE)
-    with pytest.raises(RenderError, match="item 2"):
+    assert [(item.index, reason) for item, reason in listed] == list(enumerate(reasons))[2:]
+    with pytest.raises(RenderError, match=r"track 1, item 3 at 2\.000 s: cannot render: miss"):
+        render_item_source(project.tracks[0].items[2], RATE)
+    with pytest.raises(RenderError, match="item 3"):
         render_track(project.tracks[0], project, 0.0, 6.0, skip_unrenderable=False)
     assert render_track(project.tracks[0], project, 0.0, 6.0).shape == (2, 6 * RATE)
 
@@ -267,9 +268,9 @@ def test_skip_reasons_for_takes(tmp_path: Path, write_audio: WriteAudio) -> None
     item.append(fx)
     (tmp_path / "fx.rpp").write_text(rpp.dumps(root))
     fx_item = read_project(tmp_path / "fx.rpp").tracks[0].items[0]
-    assert skip_reason(fx_item) == (
-        "take FX are not supported (apply them with Item > Apply track/take FX)"
-    )
+    assert skip_reason(fx_item) is None and approximations(fx_item) == [
+        "take FX (not applied here)"
+    ]
     item.remove(fx)
     item.set_values("ALLTAKES", ["1"])
     item.append(rpp.RppLine.new(["TAKE"]))
@@ -282,7 +283,8 @@ def test_skip_reasons_for_takes(tmp_path: Path, write_audio: WriteAudio) -> None
     item.set_values("PLAYRATE", ["1", "1", "-3", "-1", "0", "0.0025"])
     (tmp_path / "pitch.rpp").write_text(rpp.dumps(root))
     pitch_item = read_project(tmp_path / "pitch.rpp").tracks[0].items[0]
-    assert skip_reason(pitch_item) == "pitch shift -3 semitones is not supported (glue the item)"
+    assert skip_reason(pitch_item) is None
+    assert approximations(pitch_item) == ["pitch shift -3 semitones (not applied here)"]
 
 
 def test_render_range_is_checked(tmp_path: Path, source: np.ndarray) -> None:
