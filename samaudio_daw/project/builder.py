@@ -44,7 +44,8 @@ class ItemSpec:
     """One item with one take. ``file`` is written as given (relative = project folder).
 
     A section (``section_length_s`` set, or ``reversed``) wraps the file in a
-    ``<SOURCE SECTION`` block.
+    ``<SOURCE SECTION`` block. ``stretch_markers`` are (take position_s, source_s)
+    pairs, written as an ``SM`` line.
     """
 
     file: str
@@ -61,6 +62,9 @@ class ItemSpec:
     take_pan: float = 0.0
     mute: bool = False
     play_rate: float = 1.0
+    preserve_pitch: bool = True
+    pitch_semitones: float = 0.0
+    stretch_markers: tuple[tuple[float, float], ...] = ()
     channel_mode: int = 0
     section_start_s: float = 0.0
     section_length_s: float | None = None
@@ -73,6 +77,10 @@ class ItemSpec:
             check_finite(name, getattr(self, name))
         for name in ("volume", "take_volume", "take_pan", "play_rate", "section_start_s"):
             check_finite(name, getattr(self, name))
+        check_finite("pitch_semitones", self.pitch_semitones)
+        for position_s, source_s in self.stretch_markers:
+            check_finite("stretch marker position_s", position_s)
+            check_finite("stretch marker source_s", source_s)
         if self.length_s <= 0:
             raise ValueError(f"item length_s must be positive, got {self.length_s}")
         if self.fade_in_s < 0 or self.fade_out_s < 0:
@@ -221,13 +229,27 @@ def _item_node(item: ItemSpec, guid: str) -> RppNode:
         ["NAME", name],
         ["VOLPAN", *map(format_number, (item.volume, item.take_pan, item.take_volume)), "-1"],
         ["SOFFS", format_number(item.source_offset_s)],
-        ["PLAYRATE", format_number(item.play_rate), "1", "0", "-1", "0", "0.0025"],
+        _playrate_tokens(item),
         ["CHANMODE", str(item.channel_mode)],
         ["GUID", guid_for("take", guid)],
     ):
         node.append(RppLine.new(tokens, quoted=(False, tokens[0] == "NAME")))
     node.append(_source_node(item))
+    if item.stretch_markers:
+        node.append(RppLine.new(_stretch_marker_tokens(item.stretch_markers)))
     return node
+
+
+def _playrate_tokens(item: ItemSpec) -> list[str]:
+    rate, pitch = format_number(item.play_rate), format_number(item.pitch_semitones)
+    return ["PLAYRATE", rate, "1" if item.preserve_pitch else "0", pitch, "-1", "0", "0.0025"]
+
+
+def _stretch_marker_tokens(markers: Sequence[tuple[float, float]]) -> list[str]:
+    tokens = ["SM"]
+    for number, (position_s, source_s) in enumerate(markers):
+        tokens += (["+"] if number else []) + [format_number(position_s), format_number(source_s)]
+    return tokens
 
 
 def file_source(file: str, kind: str | None = None) -> RppNode:

@@ -382,7 +382,7 @@ def _rendered_original(group: StemGroup, result_dir: Path, problems: list[str]) 
 
 
 def _render_from_project(group: StemGroup, project: Any) -> tuple[np.ndarray, str]:
-    from samaudio_daw.project.timeline import render_item_source, render_track
+    from samaudio_daw.project.timeline import approximations, render_item_source, render_track
 
     tracks = [t for t in project.tracks if t.guid == group.track_guid] or [
         t for t in project.tracks if t.name == group.track
@@ -393,7 +393,11 @@ def _render_from_project(group: StemGroup, project: Any) -> tuple[np.ndarray, st
     if group.mode == "track":
         end_s = group.position_s + group.length_s
         audio = render_track(track, project, group.position_s, end_s)
-        return _fit(audio, group.frames), f"the timeline of track {track.name!r}"
+        what = f"the timeline of track {track.name!r}"
+        notes = sorted({note for item in track.items for note in approximations(item)})
+        if notes:  # REAPER's stretching and FX are not rendered here: the null is approximate
+            what += f" (approximate: it has {'; '.join(notes)})"
+        return _fit(audio, group.frames), what
     items = [item for item in track.items if item.guid == group.item_guid]
     if not items:
         raise LookupError(f"no item {group.item_guid} on track {track.name!r}")
