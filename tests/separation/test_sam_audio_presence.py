@@ -1,4 +1,5 @@
-"""Presence scores per clip and the threshold that silences absent sources (tiny random weights).
+"""Presence scores, the threshold that silences absent sources, and noise candidates
+(tiny random weights).
 
 Random weights cannot tell whether a sound is present; these tests check the score on
 constructed signals and that the threshold turns exactly the low-scoring clips into
@@ -20,6 +21,7 @@ from samaudio_daw.separation.sam_audio.backend import SamAudioSeparator
 from samaudio_daw.separation.sam_audio.cache import ModelCache, process_cache
 from samaudio_daw.separation.sam_audio.masks import StftGrid
 from samaudio_daw.separation.sam_audio.presence import presence_scores
+from samaudio_daw.separation.sam_audio.ranking import pick_candidates
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
 RATE_HZ = 48000
@@ -80,3 +82,30 @@ def test_threshold_silences_exactly_the_clips_below_it(cache: ModelCache) -> Non
     with pytest.warns(UserWarning):
         [silent] = everything.separate(audio, RATE_HZ, prompts)
     assert np.abs(silent).max() == 0.0
+
+
+def test_ranking_rules_pick_the_expected_candidate() -> None:
+    grid = StftGrid(RATE_HZ)
+    t = torch.arange(RATE_HZ // 2) / RATE_HZ
+    tone = 0.5 * torch.sin(2 * torch.pi * 440 * t)
+    noise = 0.5 * torch.randn(t.numel(), generator=torch.Generator().manual_seed(1))
+    mixture = tone[None]
+    # Candidates (K=3, N=1): invented noise, the tone, the tone slightly louder.
+    waves = torch.stack([noise, tone, 1.1 * tone])[:, None]
+    assert torch.equal(pick_candidates(waves, mixture, "presence", grid)[0], tone)
+    # Consensus: the two tones agree, the noise is the odd one out.
+    assert not torch.equal(pick_candidates(waves, mixture, "consensus", grid)[0], noise)
+
+
+def test_candidates_run_end_to_end_and_change_the_output(cache: ModelCache) -> None:
+    t = np.arange(2 * RATE_HZ) / RATE_HZ
+    audio = (0.4 * np.sin(2 * np.pi * 440 * t))[None].astype(np.float32)
+    prompts = [Prompt("sine tone")]
+    [one] = _separator(cache, None).separate(audio, RATE_HZ, prompts)
+    extra = (("candidates", "3"), ("rank_by", "consensus"))
+    options = BackendOptions(model=str(REFERENCE), chunk_s=1.0, steps=2, device="cpu", extra=extra)
+    three = SamAudioSeparator(options, cache)
+    assert three.settings()["candidates"] == 3 and three.settings()["rank_by"] == "consensus"
+    [best] = three.separate(audio, RATE_HZ, prompts)
+    assert best.shape == one.shape and np.isfinite(best).all()
+    assert not np.array_equal(best, one)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 MODEL_ENV = "SAMAUDIO_MODEL"
 IMPLEMENTATION_VERSION = 1
 """Bumped whenever a change here changes the audio, so cached results are not reused."""
-_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold")
+_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold", "candidates", "rank_by")
 
 
 def configured_model(option: str | None) -> str:
@@ -50,15 +50,18 @@ def configured_model(option: str | None) -> str:
     return str(path.resolve()) if path.exists() else model
 
 
-def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int]:
-    """``overlap`` (fraction), ``batch_size`` and ``presence_threshold`` (0..1) from
-    BackendOptions.extra; other keys are not ours."""
-    values: dict[str, float | int] = {}
+def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int | str]:
+    """``overlap`` (fraction), ``batch_size``, ``presence_threshold`` (0..1), ``candidates``
+    and ``rank_by`` from BackendOptions.extra; other keys are not ours."""
+    values: dict[str, float | int | str] = {}
     for key, raw in extra:
         if key not in _EXTRA_KEYS:
             continue
+        if key == "rank_by":
+            values[key] = raw
+            continue
         try:
-            values[key] = int(raw) if key == "batch_size" else float(raw)
+            values[key] = int(raw) if key in ("batch_size", "candidates") else float(raw)
         except ValueError as error:
             raise SeparationError(f"sam-audio option {key}={raw!r} is not a number") from error
     return values
@@ -90,6 +93,8 @@ class SamAudioSeparator:
                 output=options.output,
                 batch_size=int(extra.get("batch_size", TrackSettings.batch_size)),
                 presence_threshold=float(extra.get("presence_threshold", 0.0)),
+                candidates=int(extra.get("candidates", 1)),
+                rank_by=str(extra.get("rank_by", "presence")),  # type: ignore[arg-type]
             )
         except ValueError as error:
             raise SeparationError(f"sam-audio: {error}") from error
@@ -132,7 +137,7 @@ class SamAudioSeparator:
             "chunk_s": s.chunk_s,
             "overlap": s.overlap,
             "output": s.output,
-        } | ({"presence_threshold": s.presence_threshold} if s.presence_threshold else {})
+        } | _optional_settings(s)
 
     def model(self) -> SamAudio:
         """The loaded model, from the cache (loads it on first use)."""
@@ -202,6 +207,16 @@ class SamAudioSeparator:
             ),
             stacklevel=3,
         )
+
+
+def _optional_settings(s: TrackSettings) -> dict[str, object]:
+    """Settings that are only listed when used, so older cache keys stay valid."""
+    found: dict[str, object] = {}
+    if s.presence_threshold:
+        found["presence_threshold"] = s.presence_threshold
+    if s.candidates > 1:
+        found |= {"candidates": s.candidates, "rank_by": s.rank_by}
+    return found
 
 
 def _warn_silenced(presence: Sequence[ChunkPresence], prompts: Sequence[Prompt]) -> None:

@@ -38,6 +38,7 @@ from samaudio_daw.separation.sam_audio.masks import (
 from samaudio_daw.separation.sam_audio.model import SamAudio
 from samaudio_daw.separation.sam_audio.presence import ChunkPresence, presence_scores
 from samaudio_daw.separation.sam_audio.processor import label_frames
+from samaudio_daw.separation.sam_audio.ranking import RANK_BY, RankBy, pick_candidates
 from samaudio_daw.separation.sam_audio.resample import resample
 from samaudio_daw.separation.sam_audio.text import TextFeatures
 
@@ -60,6 +61,9 @@ class TrackSettings:
     batch_size: int = 8
     presence_threshold: float = 0.0
     """Clips whose presence score (presence.py) is below this become silence; 0 = off."""
+    candidates: int = 1
+    """Noise draws per (clip, prompt); the best by ``rank_by`` is kept (ranking.py)."""
+    rank_by: RankBy = "presence"
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -72,6 +76,10 @@ class TrackSettings:
             raise ValueError(f"output must be 'masked' or 'generated', got {self.output!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not 1 <= self.candidates <= 16:
+            raise ValueError(f"candidates must be between 1 and 16, got {self.candidates}")
+        if self.rank_by not in RANK_BY:
+            raise ValueError(f"rank_by must be one of {', '.join(RANK_BY)}, got {self.rank_by!r}")
         if not 0.0 <= self.presence_threshold <= 1.0:
             raise ValueError(
                 f"presence threshold must be between 0 and 1, got {self.presence_threshold}"
@@ -92,7 +100,8 @@ class ModelView:
 @dataclass(frozen=True)
 class ClipInputs:
     """Per-track constants shared by every batch: clip audio (clips, L) and latents
-    (clips, C, frames), text features (prompts, S, ·), noise (total_frames, 2C), bits (16,)."""
+    (clips, C, frames), text features (prompts, S, ·), noise (candidates, total_frames, 2C),
+    bits (16,)."""
 
     clips: torch.Tensor
     latents: torch.Tensor
@@ -150,6 +159,12 @@ def prepare_inputs(
     channels = 2 * model.config.latent_channels
     noise = torch.randn((plan.total_frames, channels), generator=generator)
     bits = torch.randint(0, 2, (WATERMARK_BITS,), generator=generator)
+    # Further candidates are drawn after the first: one candidate gives the same audio as before.
+    more = [
+        torch.randn((plan.total_frames, channels), generator=generator)
+        for _ in range(settings.candidates - 1)
+    ]
+    noise = torch.stack([noise, *more])
     text = model.encode_text([prompt.text for prompt in prompts])
     return ClipInputs(clips, latents, text, noise.to(model.device), bits.to(model.device))
 
@@ -162,8 +177,10 @@ def generate_targets(
     inputs: ClipInputs,
     steps: int,
     on_step: Callable[[int], None] | None = None,
+    candidate: int = 0,
 ) -> torch.Tensor:
-    """Decoded targets (len(items), clip samples) float32 for a batch of (clip, prompt) pairs."""
+    """Decoded targets (len(items), clip samples) float32 for a batch of (clip, prompt) pairs,
+    from the noise of ``candidate``."""
     clip_ids = [c for c, _ in items]
     prompt_ids = torch.tensor([p for _, p in items])
     frame_s = model.hop_samples / model.sample_rate_hz
@@ -179,7 +196,8 @@ def generate_targets(
         inputs.text.mask[prompt_ids.to(inputs.text.mask.device)],
     )
     cond = model.condition(inputs.latents[clip_ids], labels, text)
-    noise = torch.stack([inputs.noise[plan.starts[c] :][: plan.chunk_frames] for c in clip_ids])
+    track_noise = inputs.noise[candidate]
+    noise = torch.stack([track_noise[plan.starts[c] :][: plan.chunk_frames] for c in clip_ids])
     final = model.solve(noise, cond, steps, on_step)
     # Only the target half (the first C channels) is decoded: masks need nothing else.
     target = final[..., : model.config.latent_channels].transpose(1, 2)
@@ -249,8 +267,21 @@ def blend_clips(
     blend = OverlapAdd(_blend_shape(model, view, len(prompts), settings.output), model.device)
 
     def run(batch: Sequence[Item], done: int) -> torch.Tensor:
-        report = _step_reporter(progress, done, len(batch), len(items), settings.steps)
-        return generate_targets(model, batch, plan, prompts, inputs, settings.steps, report)
+        k = settings.candidates
+        drawn = []
+        for candidate in range(k):
+            report = _step_reporter(progress, done, len(batch), len(items), settings.steps, candidate, k)  # fmt: skip
+            drawn.append(
+                generate_targets(
+                    model, batch, plan, prompts, inputs, settings.steps, report, candidate
+                )
+            )
+        if k == 1:
+            return drawn[0]
+        mixtures = inputs.clips[[c for c, _ in batch]]
+        return pick_candidates(
+            torch.stack(drawn), mixtures, settings.rank_by, StftGrid(model.sample_rate_hz)
+        )
 
     for batch, waves in in_batches(
         items,
@@ -266,7 +297,13 @@ def blend_clips(
 
 
 def _step_reporter(
-    progress: ProgressCallback | None, done: int, size: int, total: int, steps: int
+    progress: ProgressCallback | None,
+    done: int,
+    size: int,
+    total: int,
+    steps: int,
+    candidate: int = 0,
+    candidates: int = 1,
 ) -> Callable[[int], None] | None:
     """Progress after each ODE step: 5 % for preparation, 90 % for the pairs, 5 % to finish."""
     if progress is None:
@@ -274,7 +311,8 @@ def _step_reporter(
     callback = progress
 
     def report(step: int) -> None:
-        callback(0.05 + 0.9 * (done + size * step / steps) / total)
+        fraction = (candidate * steps + step) / (candidates * steps)
+        callback(0.05 + 0.9 * (done + size * fraction) / total)
 
     return report
 
