@@ -179,14 +179,12 @@ class SamAudioSeparator:
         """The settings, with the batch size fitted to the GPU's free memory unless set."""
         import dataclasses
 
-        import torch
-
-        from samaudio_daw.separation.sam_audio.machine import auto_batch
+        from samaudio_daw.separation.sam_audio.machine import auto_batch, free_memory_bytes
 
         s = self.track_settings
-        if self._batch_size_set or model.device.type != "cuda":
+        if self._batch_size_set or model.device.type not in ("cuda", "mps"):
             return s
-        free, _ = torch.cuda.mem_get_info(model.device)
+        free = free_memory_bytes(model.device)
         batch = auto_batch(model.config, free, model.compute_dtype, s.chunk_s, loaded=True)
         return dataclasses.replace(s, batch_size=batch)
 

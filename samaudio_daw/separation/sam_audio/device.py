@@ -113,6 +113,8 @@ def in_batches(
             batch_size = max(1, len(batch) // 2)
             if device.type == "cuda":
                 torch.cuda.empty_cache()  # the failed batch's blocks, for the smaller retry
+            elif device.type == "mps":
+                torch.mps.empty_cache()
             continue
         yield batch, result
         done += len(batch)

@@ -89,13 +89,23 @@ def _gpus() -> list[Gpu]:
     elif torch.backends.mps.is_available():
         # Apple silicon shares system memory; torch reports what Metal recommends using.
         total = int(torch.mps.recommended_max_memory())
-        free = total - int(torch.mps.driver_allocated_memory())
-        found.append(Gpu(0, "Apple GPU (MPS)", "mps", total, free))
+        found.append(
+            Gpu(0, "Apple GPU (MPS)", "mps", total, free_memory_bytes(torch.device("mps")))
+        )
     return found
 
 
 T5_BASE_ENCODER_PARAMS = 109.6e6
 """t5-base's encoder, which runs beside the model in float32 (its width 768 = text dim)."""
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Free memory on a CUDA GPU, or what Metal recommends minus what it has allocated (MPS)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "mps":
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    raise ValueError(f"no free-memory figure for device {device}")
 
 
 def weights_bytes(config: SamAudioConfig, dtype: torch.dtype) -> int:

@@ -88,7 +88,8 @@ def _interp_axis(values: torch.Tensor, positions: torch.Tensor, dim: int) -> tor
     high = (low + 1).clamp(max=size - 1)
     weight_shape = [1] * values.dim()
     weight_shape[dim] = -1
-    weight = (positions - low).reshape(weight_shape).to(values.dtype)
+    weight = (positions - low).reshape(weight_shape).to(values.device, values.dtype)
+    low, high = low.to(values.device), high.to(values.device)
     return values.index_select(dim, low) * (1 - weight) + values.index_select(dim, high) * weight
 
 
@@ -99,8 +100,9 @@ def project_masks(
 
     Times and frequencies are matched in seconds and hertz; bins above the reliable band
     (RELIABLE_FRACTION of the lower Nyquist of the input and the model) copy the top reliable bin.
+    Positions are computed in float64 on the CPU (MPS has no float64).
     """
-    device = masks.device
+    device = torch.device("cpu")
     target_times = torch.arange(frames, device=device, dtype=torch.float64) * (
         target_grid.hop / target_grid.sample_rate_hz
     )
