@@ -162,7 +162,8 @@ def _model(report: DoctorReport, model: str | None) -> None:
     if check.problems:
         report.add("model", False, f"{chosen}: {check.problems[0]}")
         return
-    report.add("model", True, f"{chosen} at {path}: config.json matches checkpoint.pt")
+    named = f"{path}" if isinstance(where, Path) else f"{chosen} at {path}"
+    report.add("model", True, f"{named}: config.json matches checkpoint.pt")
 
 
 def _audio_io(report: DoctorReport) -> None:
