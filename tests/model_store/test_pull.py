@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +151,27 @@ def test_a_disk_that_fills_during_the_download_is_one_line_and_leaves_no_partial
     filler.unlink()  # the user frees space; the next pull completes
     path = store.pull(MODEL_ID, progress=False)
     assert (path / "checkpoint.pt").read_bytes() == local_hub.repos[MODEL_ID].files["checkpoint.pt"]
+
+
+def test_with_rankers_also_fetches_the_ranker_files(local_hub, hub_env) -> None:
+    path = store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert (path / "text_ranker" / "model.safetensors").is_file()
+    assert not (path / "vision_tower").exists()
+
+
+def test_the_token_saved_by_hub_login_is_used(local_hub, hub_env, tmp_path) -> None:
+    env = {k: v for k, v in hub_env.items() if k != "HF_TOKEN"}
+    home = Path(env["HF_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "token").write_text("hf_granted")  # what `hf auth login` writes
+    code = f"from samaudio_daw.separation.sam_audio import store; print(store.pull({MODEL_ID!r}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (Path(done.stdout.strip()) / "checkpoint.pt").is_file()
