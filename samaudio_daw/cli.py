@@ -66,6 +66,13 @@ def preset_dirs(presets: Sequence[Path]) -> list[Path]:
     return [Path(p) for p in presets]
 
 
+no_wait_flag = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="If another run is writing the output folder, stop (exit 2) instead of waiting.",
+)
+
+
 def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every separating command shares: backend, model and output format."""
     flags = [
@@ -105,6 +112,7 @@ def backend_flags(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Write progress as JSON here (for REAPER).",
         ),
+        no_wait_flag,
     ]
     for flag in reversed(flags):
         command = flag(command)
@@ -203,6 +211,7 @@ def separate(
             _library(params["presets"]),
             progress=_progress(params["status_file"]),
             jobs=params["jobs"],
+            wait=not params["no_wait"],
         )
         for stem in result["stems"]:
             click.echo(f"{stem['kind']:>8}  {output_dir / stem['file']}")
@@ -221,6 +230,7 @@ def separate(
 @click.option(
     "--status-file", type=click.Path(path_type=Path), help="Overrides the manifest's status_file."
 )
+@no_wait_flag
 @click.pass_context
 def run_manifest(
     ctx: click.Context,
@@ -228,6 +238,7 @@ def run_manifest(
     presets: tuple[Path, ...],
     jobs: int,
     status_file: Path | None,
+    no_wait: bool,
 ) -> None:
     """Run a job manifest (JSON, see samaudio_daw/schemas/job.schema.json)."""
 
@@ -236,7 +247,9 @@ def run_manifest(
         from samaudio_daw.jobs.runner import run_job_with_status
 
         job = load_job(manifest)
-        result = run_job_with_status(job, _library(presets), status_file or job.status_file, jobs)
+        result = run_job_with_status(
+            job, _library(presets), status_file or job.status_file, jobs, wait=not no_wait
+        )
         click.echo(f"wrote {job.output_dir / 'result.json'} ({len(result['stems'])} stems)")
         return 0
 
@@ -498,6 +511,7 @@ def render(
             bit_depth=params["bit_depth"],
             engine=ray_engine,
             media_dirs=media_dirs,
+            wait=not params["no_wait"],
         )
         outcomes = render_projects(
             list(projects),

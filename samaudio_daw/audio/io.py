@@ -8,8 +8,8 @@ interrupted run never leaves a half-written stem.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,8 @@ import numpy as np
 import soundfile as sf
 
 from samaudio_daw.audio.wav import WavWriter
-from samaudio_daw.errors import UserError
-from samaudio_daw.files import make_shareable
+from samaudio_daw.errors import OutputError, UserError
+from samaudio_daw.files import commit_temp, create_temp, output_error, remove_own_temp
 
 BitDepth = Literal["16", "24", "32", "float"]
 FileFormat = Literal["wav", "flac"]
@@ -190,43 +190,68 @@ class StemWriter:
     ) -> None:
         self.path = Path(path)
         self.frames_written = 0
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-        )
-        os.close(fd)
-        self._temp = Path(temp_name)
-        make_shareable(self._temp)
-        self._sink: WavWriter | sf.SoundFile
-        if file_format == "wav":
-            self._sink = WavWriter(
-                self._temp, sample_rate, channels, bit_depth, time_reference_frames
-            )
-        elif file_format == "flac":
-            subtype = _FLAC_SUBTYPES.get(bit_depth, "PCM_24")
-            self._sink = sf.SoundFile(
-                str(self._temp), "w", sample_rate, channels, subtype, format="FLAC"
-            )
-        else:
+        if file_format not in ("wav", "flac"):
             raise ValueError(f"file_format must be 'wav' or 'flac', got {file_format!r}")
+        fd, self._temp = create_temp(self.path)
         self._done = False
+        self._sink: WavWriter | sf.SoundFile
+        try:
+            file = os.fdopen(fd, "w+b")
+        except BaseException:
+            os.close(fd)
+            remove_own_temp(self._temp)
+            raise
+        try:
+            if file_format == "wav":
+                self._sink = WavWriter(
+                    file, sample_rate, channels, bit_depth, time_reference_frames
+                )
+            else:
+                subtype = _FLAC_SUBTYPES.get(bit_depth, "PCM_24")
+                self._sink = sf.SoundFile(
+                    file, "w", sample_rate, channels, subtype, format="FLAC", closefd=False
+                )
+                self._flac_file = file
+        except BaseException as error:
+            file.close()
+            remove_own_temp(self._temp)
+            if isinstance(error, OSError):
+                raise output_error(self.path, error) from None
+            raise
 
     def write(self, block: np.ndarray) -> None:
         """Append ``block``, shape (channels, frames) float32."""
-        self._sink.write(np.ascontiguousarray(block.T))
+        try:
+            self._sink.write(np.ascontiguousarray(block.T))
+        except (OSError, sf.SoundFileRuntimeError) as error:
+            self.discard()
+            raise _write_error(self.path, error) from None
         self.frames_written += block.shape[1]
+
+    def _close_sink(self) -> None:
+        try:
+            self._sink.close()
+        finally:
+            if isinstance(self._sink, sf.SoundFile):
+                self._flac_file.close()
 
     def commit(self) -> Path:
         """Finish the file and move it into place; returns the final path."""
-        self._sink.close()
-        os.replace(self._temp, self.path)
+        try:
+            self._close_sink()
+        except (OSError, sf.SoundFileRuntimeError) as error:
+            self._done = True
+            remove_own_temp(self._temp)
+            raise _write_error(self.path, error) from None
         self._done = True
-        return self.path
+        return commit_temp(self._temp, self.path)
 
     def discard(self) -> None:
         if not self._done:
-            self._sink.close()
-            self._temp.unlink(missing_ok=True)
             self._done = True
+            with contextlib.suppress(OSError, sf.SoundFileRuntimeError):
+                self._close_sink()  # the file is deleted below either way
+            remove_own_temp(self._temp)
 
     def __enter__(self) -> StemWriter:
         return self
@@ -238,6 +263,12 @@ class StemWriter:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def _write_error(path: Path, error: Exception) -> OutputError:
+    if isinstance(error, OSError):
+        return output_error(path, error)
+    return OutputError(f"{path}: cannot write ({_short(error)})")
 
 
 def write_audio(

@@ -12,12 +12,16 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
+from samaudio_daw.errors import UserError
+
 _PCM = 1
 _IEEE_FLOAT = 3
 _EXTENSIBLE = 0xFFFE
 # KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT: the format code followed by a fixed GUID tail.
 _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _BEXT_FIXED_BYTES = 602
+_TIME_REFERENCE_AT = 338
+_TIME_REFERENCE_END = _TIME_REFERENCE_AT + 8
 _MAX_RIFF_BYTES = 0xFFFFFFFF
 
 
@@ -57,12 +61,13 @@ class WavWriter:
     """Streams (frames, channels) float32 rows to a WAV file; sizes are patched on close.
 
     ``bit_depth`` is "16", "24", "32" (integer PCM) or "float" (32-bit IEEE float).
-    Integer formats clip at full scale.
+    Integer formats clip at full scale. ``file`` is an open, writable, seekable binary
+    file (``StemWriter`` makes it with no-follow semantics).
     """
 
     def __init__(
         self,
-        path: Path,
+        file: BinaryIO,
         sample_rate: int,
         channels: int,
         bit_depth: Literal["16", "24", "32", "float"],
@@ -73,7 +78,7 @@ class WavWriter:
         self._bits = 32 if bit_depth == "float" else int(bit_depth)
         self._is_float = bit_depth == "float"
         self._channels = channels
-        self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._file = file  # opened by the caller without following links; closed in close()
         header = _fmt_chunk(sample_rate, channels, self._bits, self._is_float)
         if time_reference_frames is not None:
             header += _bext_chunk(time_reference_frames)
@@ -117,8 +122,16 @@ class WavWriter:
         self._file.close()
 
 
+class WavChunkError(UserError):
+    """A WAV file whose chunks are malformed; the message names the file and chunk."""
+
+
 def read_time_reference(path: Path) -> int | None:
-    """The BWF ``bext`` time reference of a WAV file in frames, or None without one."""
+    """The BWF ``bext`` time reference of a WAV file in frames, or None without one.
+
+    Only chunk headers are read until ``bext``; a ``bext`` chunk too short to hold its
+    fixed fields is a WavChunkError, never an internal error.
+    """
     with open(path, "rb") as file:
         if file.read(12)[8:12] != b"WAVE":
             return None
@@ -128,6 +141,11 @@ def read_time_reference(path: Path) -> int | None:
                 return None
             chunk_id, size = head[:4], struct.unpack("<I", head[4:])[0]
             if chunk_id == b"bext":
-                body = file.read(size)
-                return int(struct.unpack_from("<Q", body, 338)[0])
+                body = file.read(_TIME_REFERENCE_END)
+                if size < _TIME_REFERENCE_END or len(body) < _TIME_REFERENCE_END:
+                    raise WavChunkError(
+                        f"{path}: malformed bext chunk ({min(size, len(body))} bytes, "
+                        f"the time reference needs {_TIME_REFERENCE_END}); re-export the file"
+                    )
+                return int(struct.unpack_from("<Q", body, _TIME_REFERENCE_AT)[0])
             file.seek(size + (size % 2), 1)

@@ -70,6 +70,7 @@ def _settings(params: dict[str, Any]) -> ServeSettings:
         backend_options=backend_options(params),
         preset_dirs=tuple(params["presets"]),
         max_waiting=params["max_queued"],
+        allow_model=params["allow_model"],
     )
 
 
@@ -144,6 +145,12 @@ PORT = click.IntRange(0, 65535)
     multiple=True,
     type=click.Path(path_type=Path),
     help="A folder of user presets (also SAMAUDIO_PRESETS).",
+)
+@click.option(
+    "--allow-model",
+    is_flag=True,
+    help="Let job manifests choose the model (a folder inside a --root, or a hub id, "
+    "which may start a download). Off: only the server's --model is used.",
 )
 @model_flags
 @click.option("-v", "--verbose", is_flag=True, help="Log every refused message too.")

@@ -63,6 +63,7 @@ class ServeSettings:
     max_waiting: int = 16
     max_packet_bytes: int = MAX_PACKET_BYTES
     stop_timeout_s: float = 60.0
+    allow_model: bool = False  # may a job manifest name a model folder or hub id?
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -144,6 +145,7 @@ def _service(settings: ServeSettings, log: logging.Logger) -> ControlService:
         settings.backend,
         settings.backend_options,
         log,
+        allow_model=settings.allow_model,
     )
     _check_mapping_presets(settings, service)
     log.info("loading the %s backend", settings.backend)

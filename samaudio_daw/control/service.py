@@ -29,6 +29,7 @@ from samaudio_daw.control.job_queue import (
 )
 from samaudio_daw.control.midi import MidiAction
 from samaudio_daw.control.paths import PathRefused, Roots
+from samaudio_daw.jobs.job_check import check_job
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, load_job
 from samaudio_daw.presets import PresetLibrary
 from samaudio_daw.separation.backends import BackendOptions, create_backend
@@ -69,14 +70,6 @@ class LastJob:
     reply_to: Address | None
 
 
-def _check_item_name(name: str, where: str) -> None:
-    # Item names start stem file names; a separator or ".." would put stems elsewhere.
-    if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
-        raise PathRefused(
-            f"{where}: item name {name!r} must be a plain file name (no folders, no '..')"
-        )
-
-
 class ControlService:
     """Request handlers and the job runner for ``samaudio-daw serve``."""
 
@@ -88,8 +81,10 @@ class ControlService:
         backend: str,
         backend_options: BackendOptions,
         logger: logging.Logger | None = None,
+        allow_model: bool = False,
     ) -> None:
         self.roots = roots
+        self.allow_model = allow_model
         self.library = library
         self.separators = separators
         self._log = logger or logging.getLogger(__name__)
@@ -136,6 +131,7 @@ class ControlService:
         with self._lock:
             backend = self._backend
         job = Job((item,), output_dir, backend=backend, backend_options=self._backend_options)
+        check_job(job, "/samaudio/separate")
         what = f"preset {preset.name}" if preset else f"prompt {text!r}"
         self._submit(job, reply_to, f"{audio.name}: {what} -> {output_dir}")
         return []  # the queue sends /samaudio/accepted before the job can start
@@ -148,18 +144,12 @@ class ControlService:
         return []
 
     def confine_job(self, job: Job, source: str) -> Job:
-        """``job`` with every audio file and the output folder resolved inside the roots.
+        """``job`` checked by the one job validator, every path resolved inside the roots.
 
-        The status file is dropped: progress travels as OSC messages.
+        Backend options are limited to what a remote sender may set; the status file is
+        dropped: progress travels as OSC messages.
         """
-        items = []
-        for index, item in enumerate(job.items):
-            where = f"{source}: items[{index}]"
-            _check_item_name(item.name, where)
-            audio = self.roots.existing_file(str(item.audio), f"{where}.audio")
-            items.append(dataclasses.replace(item, audio=audio))
-        output_dir = self.roots.output_folder(str(job.output_dir), f"{source}: output_dir")
-        return dataclasses.replace(job, items=tuple(items), output_dir=output_dir, status_file=None)
+        return check_job(job, source, self.roots, self._backend_options, self.allow_model)
 
     def _submit(self, job: Job, reply_to: Address | None, description: str) -> None:
         queued = self.queue.submit(job, reply_to, description)

@@ -18,12 +18,13 @@ import jsonschema
 
 from samaudio_daw.audio.io import BitDepth, FileFormat
 from samaudio_daw.errors import UserError
-from samaudio_daw.files import write_bytes_atomically
+from samaudio_daw.files import read_regular_bytes, write_bytes_atomically
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import TimeSpan
 
 MANIFEST_VERSION = 1
 RESULT_FILE_NAME = "result.json"
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class ManifestError(UserError):
@@ -44,7 +45,7 @@ def validate(document: object, kind: Literal["job", "result"], source: str) -> N
     if errors:
         error = errors[0]
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise ManifestError(f"{source}: {kind} manifest field {where}: {error.message}")
+        raise ManifestError(f"{source}: {kind} manifest field {where}: {_one_line(error.message)}")
 
 
 @dataclass(frozen=True)
@@ -109,20 +110,24 @@ def _item_from_json(entry: dict[str, Any], base: Path) -> JobItem:
 def load_job(path: Path) -> Job:
     """Read and check a job manifest; relative paths are taken from its folder."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_regular_bytes(path, MAX_MANIFEST_BYTES, "job manifest")
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such job manifest") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ManifestError(f"{path}: not valid JSON ({error})") from None
+    except UserError as error:
+        raise ManifestError(str(error)) from None
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise ManifestError(f"{path}: not valid JSON ({_one_line(error)})") from None
     validate(document, "job", str(path))
     base = Path(path).resolve().parent
     try:
         items = tuple(_item_from_json(entry, base) for entry in document["items"])
         options = BackendOptions(**document.get("backend_options", {}))
-    except ValueError as error:
-        raise ManifestError(f"{path}: {error}") from None
+    except (ValueError, OverflowError) as error:
+        raise ManifestError(f"{path}: {_one_line(error)}") from None
     status = document.get("status_file")
-    return Job(
+    job = Job(
         items=items,
         output_dir=base / document["output_dir"],
         backend=document.get("backend", "dsp"),
@@ -134,15 +139,46 @@ def load_job(path: Path) -> Job:
         project=base / document["project"] if document.get("project") else None,
         status_file=base / status if status else None,
     )
+    from samaudio_daw.jobs.job_check import check_job  # it builds on this module's Job
+
+    return check_job(job, str(path))
+
+
+def _one_line(error: BaseException | str) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
+
+
+def _is_ours(document: object) -> bool:
+    if not isinstance(document, dict):
+        return False
+    return str(document.get("tool", "")).startswith("samaudio-daw") or (
+        "version" in document and isinstance(document.get("stems"), list)
+    )
 
 
 def read_result(path: Path) -> dict[str, Any] | None:
-    """A previous result manifest, or None when there is none or it cannot be used."""
+    """A previous result manifest, or None when there is none or it is an older one of ours.
+
+    A file there that is not a samaudio-daw result manifest (not a plain file, not UTF-8
+    JSON, not ours) is refused with a ManifestError: it is not ours to overwrite.
+    """
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        validate(document, "result", str(path))
-    except (OSError, json.JSONDecodeError, ManifestError):
+        data = read_regular_bytes(path, MAX_MANIFEST_BYTES, "result manifest")
+    except FileNotFoundError:
         return None
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        document = None
+    if not _is_ours(document):
+        raise ManifestError(
+            f"{path}: is not a samaudio-daw result manifest; move it away or choose "
+            "another output folder"
+        )
+    try:
+        validate(document, "result", str(path))
+    except ManifestError:
+        return None  # ours but from another version: it is rewritten
     return document  # type: ignore[no-any-return]
 
 

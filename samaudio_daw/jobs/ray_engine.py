@@ -11,7 +11,6 @@ path on every node. Ray is an optional extra and is imported only when a batch r
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import pickle
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.progress import JobCancelled, Progress
+from samaudio_daw.jobs.stems import remove_stem_leftovers
 from samaudio_daw.separation.backends import BackendOptions, create_backend
 from samaudio_daw.separation.base import SeparationError, Separator
 
@@ -224,10 +224,7 @@ def check_worker_settings(
 
 def remove_leftovers(work: ItemWork) -> None:
     """Delete the temporary stem files an earlier, killed attempt at this item left."""
-    for plan in work.plans:
-        pattern = f".{glob.escape(plan.path.name)}.*.part"
-        for stale in plan.path.parent.glob(pattern):
-            stale.unlink(missing_ok=True)
+    remove_stem_leftovers(work.plans)
 
 
 class WorkerError(SeparationError):

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from samaudio_daw import __version__
 from samaudio_daw.audio.io import BitDepth, StemWriter, audio_info
 from samaudio_daw.errors import OutputError
-from samaudio_daw.jobs.manifest import Job, JobItem, write_result
+from samaudio_daw.files import check_target
+from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
+from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
 from samaudio_daw.jobs.progress import Progress
 from samaudio_daw.jobs.ray_engine import RayEngine
 from samaudio_daw.jobs.runner import run_job
@@ -43,7 +45,6 @@ from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import Separator
 
 RenderMode = Literal["item", "track"]
-WORK_FOLDER = ".work"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class ProjectPlan:
     choices: tuple[TrackChoice, ...] = field(default=())
     media_dirs: tuple[Path, ...] = ()
     missing_items: frozenset[tuple[int, int]] = frozenset()  # (track, item) skipped as missing
+    label: str = ""  # names its stems project; unique among the projects of one folder
 
     @property
     def missing_media(self) -> list[MissingMedia]:
@@ -322,11 +324,11 @@ def _write_blocks(path: Path, blocks: Iterator[np.ndarray], sample_rate: int) ->
         return writer.commit()
 
 
-def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[JobItem]:
-    """Render what each planned track plays to float WAVs in ``OUTDIR/.work``, block by
-    block: item mode each item's source span, track mode the track's timeline."""
-    work = plan.output_dir / WORK_FOLDER
-    work.mkdir(parents=True, exist_ok=True)
+def render_sections(
+    plan: ProjectPlan, mode: RenderMode, prefix: str, work: WorkFolder
+) -> list[JobItem]:
+    """Render what each planned track plays to float WAVs in this run's work folder,
+    block by block: item mode each item's source span, track mode the track's timeline."""
     project, rate = plan.project, plan.project.sample_rate
     items: list[JobItem] = []
     for track_plan in plan.tracks:
@@ -334,7 +336,7 @@ def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[Jo
         if mode == "track":
             start_s, end_s = track_span(track_plan.track)
             blocks = track_blocks(track_plan.track, project, start_s, end_s)
-            path = _write_blocks(work / f"{base}.wav", blocks, rate)
+            path = _write_blocks(work.file(f"{base}.wav"), blocks, rate)
             regions = _spans(project, start_s, end_s - start_s)
             items.append(
                 _job_item(
@@ -344,7 +346,7 @@ def render_sections(plan: ProjectPlan, mode: RenderMode, prefix: str) -> list[Jo
             continue
         for item in track_plan.items:
             name = f"{base}-i{item.index + 1:02d}"
-            path = _write_blocks(work / f"{name}.wav", item_source_blocks(item, rate), rate)
+            path = _write_blocks(work.file(f"{name}.wav"), item_source_blocks(item, rate), rate)
             span = source_span(item)
             regions = _source_spans(project, item, span)
             items.append(
@@ -400,6 +402,7 @@ class RenderSettings:
     bit_depth: BitDepth | None = None
     engine: RayEngine | None = None  # None: this machine, with ``jobs`` processes
     media_dirs: tuple[Path, ...] = ()  # searched for missing media after REAPER's rules
+    wait: bool = True  # for another run writing the output folder (False: OutputError)
 
 
 @dataclass(frozen=True)
@@ -414,7 +417,7 @@ class RenderOutcome:
 
 
 def stems_project_path(plan: ProjectPlan) -> Path:
-    return plan.output_dir / f"{plan.project.path.stem}-stems.rpp"
+    return plan.output_dir / f"{plan.label or plan.project.path.stem}-stems.rpp"
 
 
 def write_stems_project(
@@ -465,6 +468,7 @@ def write_stems_project(
 
 def _separate_sections(
     plans: Sequence[ProjectPlan],
+    work: WorkFolder,
     library: PresetLibrary,
     settings: RenderSettings,
     separator: Separator | None,
@@ -475,8 +479,8 @@ def _separate_sections(
     output_dir = plans[0].output_dir
     items: list[JobItem] = []
     for plan in plans:
-        prefix = f"{_slug(plan.project.path.stem)}-" if len(plans) > 1 else ""
-        items += render_sections(plan, settings.mode, prefix)
+        prefix = f"{_slug(plan.label or plan.project.path.stem)}-" if len(plans) > 1 else ""
+        items += render_sections(plan, settings.mode, prefix, work)
     extra: dict[str, Any] = {
         "project": str(plans[0].project.path),
         "sample_rate": plans[0].project.sample_rate,
@@ -490,7 +494,7 @@ def _separate_sections(
         ],
     }
     if not items:
-        document = {"version": 1, "stems": [], **extra}
+        document = {"version": 1, "tool": f"samaudio-daw {__version__}", "stems": [], **extra}
         write_result(output_dir / "result.json", document)
         return document
     job = Job(
@@ -512,6 +516,7 @@ def _separate_sections(
         settings.jobs,
         extra=extra,
         engine=settings.engine,
+        wait=settings.wait,
     )
 
 
@@ -527,15 +532,66 @@ def _render_folder(
     output_dir = plans[0].output_dir
     for plan in plans:
         check_output_dir(plan)
-    try:
-        result = _separate_sections(plans, library, settings, separator, progress, cancel)
-    finally:  # rendered sections are only inputs: never leave them behind
-        shutil.rmtree(output_dir / WORK_FOLDER, ignore_errors=True)
+    with hold_output_dir(output_dir, wait=settings.wait):
+        check_stems_projects(plans)
+        work = WorkFolder.create(output_dir)
+        try:
+            result = _separate_sections(plans, work, library, settings, separator, progress, cancel)
+        finally:  # rendered sections are only inputs: never leave them behind
+            work.remove()
+        written = tuple(
+            write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
+        )
     skipped = tuple(s for plan in plans for s in plan.skipped)
-    written = tuple(
-        write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
-    )
     return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
+
+
+def label_projects(plans: Sequence[ProjectPlan]) -> list[ProjectPlan]:
+    """Give projects of the same file name distinct stems-project names in one folder.
+
+    The first keeps ``<name>-stems.rpp``; later ones get ``<name>-2-stems.rpp`` and so on.
+    """
+    used: dict[Path, set[str]] = {}
+    labelled = []
+    for plan in plans:
+        taken = used.setdefault(plan.output_dir.resolve(), set())
+        stem = plan.project.path.stem
+        label, number = stem, 1
+        while label.lower() in taken:
+            number += 1
+            label = f"{stem}-{number}"
+        taken.add(label.lower())
+        labelled.append(replace(plan, label=label))
+    return labelled
+
+
+def check_stems_projects(plans: Sequence[ProjectPlan]) -> None:
+    """Refuse, before any work, a stems project name that holds another project's file.
+
+    An existing ``<name>-stems.rpp`` is replaced only when the folder's result manifest
+    says it was written for this same project.
+    """
+    output_dir = plans[0].output_dir
+    previous = read_result(output_dir / RESULT_FILE_NAME) or {}
+    owners = {
+        entry.get("stems_project"): entry.get("project")
+        for entry in previous.get("projects") or []
+        if isinstance(entry, dict)
+    }
+    for plan in plans:
+        target = stems_project_path(plan)
+        check_target(target)
+        if not target.exists():
+            continue
+        owner = owners.get(target.name)
+        if owner != str(plan.project.path):
+            written_for = (
+                f"it was written for {owner}" if owner else "samaudio-daw did not write it"
+            )
+            raise OutputError(
+                f"{target}: already exists and {written_for}; not replacing it with the "
+                f"stems of {plan.project.path}: choose another output folder (-o)"
+            )
 
 
 def render_projects(
@@ -551,12 +607,14 @@ def render_projects(
     Every project is read and planned before any audio is rendered, so a bad project
     file stops the batch before anything is written.
     """
-    plans = [
-        plan_project(
-            Path(p), library, settings.output_dir, settings.track_patterns, settings.media_dirs
-        )
-        for p in paths
-    ]
+    plans = label_projects(
+        [
+            plan_project(
+                Path(p), library, settings.output_dir, settings.track_patterns, settings.media_dirs
+            )
+            for p in paths
+        ]
+    )
     groups: dict[Path, list[ProjectPlan]] = {}
     for plan in plans:
         groups.setdefault(plan.output_dir.resolve(), []).append(plan)

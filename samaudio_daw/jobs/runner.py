@@ -19,10 +19,18 @@ from samaudio_daw import __version__
 from samaudio_daw.audio.io import audio_info
 from samaudio_daw.audio.wav import read_time_reference
 from samaudio_daw.errors import OutputError
+from samaudio_daw.files import check_target
 from samaudio_daw.jobs.cache import audio_digest, cache_key
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
+from samaudio_daw.jobs.outdir import hold_output_dir, make_output_dir
 from samaudio_daw.jobs.progress import JobCancelled, Progress, Silent
-from samaudio_daw.jobs.stems import ItemAudio, StemPlan, plan_stems, separate_item
+from samaudio_daw.jobs.stems import (
+    ItemAudio,
+    StemPlan,
+    plan_stems,
+    remove_stem_leftovers,
+    separate_item,
+)
 from samaudio_daw.presets import Preset, PresetLibrary, preset_for_prompts, preset_to_dict
 from samaudio_daw.separation.backends import create_backend
 from samaudio_daw.separation.base import Prompt, Separator
@@ -67,23 +75,7 @@ def _prompts(item: JobItem, preset: Preset) -> tuple[Prompt, ...]:
 
 def prepare_output_dir(output_dir: Path, inputs: Sequence[Path]) -> None:
     """Create the output folder or fail with a line naming it; never an input's place."""
-    resolved_inputs = {path.resolve() for path in inputs}
-    if output_dir.resolve() in resolved_inputs or output_dir.is_file():
-        raise OutputError(f"{output_dir}: the output folder is an existing file; choose a folder")
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(
-            f"{output_dir}: cannot create the output folder ({error.strerror})"
-        ) from None
-    probe = output_dir / ".samaudio-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError:
-        raise OutputError(f"{output_dir}: the output folder is not writable") from None
-    for stale in output_dir.glob(".*.part"):
-        stale.unlink(missing_ok=True)  # left by a run that was killed
+    make_output_dir(output_dir, inputs)
 
 
 def _time_reference(item: JobItem, sample_rate: int, file_format: str) -> int | None:
@@ -258,6 +250,7 @@ def run_job(
     jobs: int = 1,
     extra: dict[str, Any] | None = None,
     engine: RayEngine | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Run ``job``; returns the result manifest it wrote to ``output_dir/result.json``.
 
@@ -265,6 +258,8 @@ def run_job(
     written, and JobCancelled when ``cancel()`` turns true (nothing half-written stays).
     ``extra`` fields are added to the manifest (the render command's project fields).
     ``engine`` separates the items on a Ray cluster instead of here (``jobs`` unused).
+    The output folder is locked while the run writes it; another run holding it is
+    waited for, or with ``wait=False`` an OutputError naming the holder.
     """
     progress = progress or Silent()
     should_cancel = cancel or (lambda: False)
@@ -275,8 +270,25 @@ def run_job(
     # Everything that can be checked is checked before the output folder is touched.
     works = [plan_item(job, item, library, separator) for item in job.items]
     _check_no_overwrite(works)
-    prepare_output_dir(job.output_dir, [item.audio for item in job.items])
+    inputs = [item.audio for item in job.items]
+    with hold_output_dir(job.output_dir, inputs, wait=wait):
+        return _run_works(job, works, separator, progress, should_cancel, jobs, extra, engine)
+
+
+def _run_works(
+    job: Job,
+    works: Sequence[ItemWork],
+    separator: Separator,
+    progress: Progress,
+    should_cancel: Callable[[], bool],
+    jobs: int,
+    extra: dict[str, Any] | None,
+    engine: RayEngine | None,
+) -> dict[str, Any]:
+    """Separate what is not up to date, under the output folder's lock."""
     result_path = job.output_dir / RESULT_FILE_NAME
+    for target in [result_path, *(plan.path for work in works for plan in work.plans)]:
+        check_target(target)  # a link, FIFO or folder at a name we write: refuse up front
     header = {
         "version": 1,
         "tool": f"samaudio-daw {__version__}",
@@ -289,6 +301,8 @@ def run_job(
     book = _ResultBook(result_path, works, header, read_result(result_path))
     todo = book.todo()
     todo_works = [works[i] for i in todo]
+    for work in todo_works:  # what a killed run left for these very stems
+        remove_stem_leftovers(work.plans)
 
     def item_done(position: int, frames: int) -> None:
         book.item_done(todo[position], frames)
@@ -321,6 +335,7 @@ def run_job_with_status(
     library: PresetLibrary,
     status_file: Path | None,
     jobs: int = 1,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """``run_job`` with a terminal bar and, when asked, a status file REAPER polls.
 
@@ -331,7 +346,7 @@ def run_job_with_status(
     from samaudio_daw.jobs.progress import FanOut, StatusFile, TerminalBar
 
     if status_file is None:
-        return run_job(job, library, progress=TerminalBar(), jobs=jobs)
+        return run_job(job, library, progress=TerminalBar(), jobs=jobs, wait=wait)
     status = StatusFile(status_file)
     cancel_file = cancel_file_for(status_file)
     cancel_file.unlink(missing_ok=True)
@@ -343,6 +358,7 @@ def run_job_with_status(
             progress=FanOut([TerminalBar(), status]),
             cancel=cancel_file.exists,
             jobs=jobs,
+            wait=wait,
         )
     except JobCancelled:
         status.finish("cancelled", "cancelled; nothing was written")

@@ -7,6 +7,7 @@ item's stems are complete: an interrupted item leaves nothing behind.
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from samaudio_daw.audio.io import AudioReader, BitDepth, FileFormat, StemWriter, check_finite
+from samaudio_daw.files import remove_own_temp
 from samaudio_daw.jobs.block_chain import BlockChain
 from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.presets import Preset
@@ -55,6 +57,19 @@ def plan_stems(
             StemPlan(name, "residual", None, output_dir / f"{item_name}.{name}.{file_format}")
         )
     return tuple(plans)
+
+
+def remove_stem_leftovers(plans: Sequence[StemPlan]) -> None:
+    """Delete temporary files a killed run left for exactly these stems.
+
+    Only plain files named as ``StemWriter`` names its temporaries for these targets
+    (``.<file name>.<8 characters>.part``) are removed; the caller holds the output
+    folder's lock, so no other run is writing them. Other files are never touched.
+    """
+    for plan in plans:
+        pattern = f".{glob.escape(plan.path.name)}.{'[!.]' * 8}.part"
+        for stale in plan.path.parent.glob(pattern):
+            remove_own_temp(stale)
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,8 @@ def test_a_retried_item_first_removes_what_its_killed_attempt_left(tmp_path: Pat
     project = _project(tmp_path / "p", "one", items=1, seconds=0.2)
     item = _job_items(project, tmp_path / "out")[0]
     work = plan_item(_job(item, tmp_path / "out"), item, default_library(), _dsp())
-    stale = tmp_path / "out" / f".{work.plans[0].path.name}.x1y2.part"
-    other = tmp_path / "out" / ".another-item.hum.wav.x1y2.part"
+    stale = tmp_path / "out" / f".{work.plans[0].path.name}.x1y2z3w4.part"
+    other = tmp_path / "out" / ".another-item.hum.wav.x1y2z3w4.part"
     stale.write_bytes(b"half")
     other.write_bytes(b"half")
     remove_leftovers(work)
@@ -383,10 +383,12 @@ def _dsp() -> Any:
 
 
 def _job_items(project: Path, out: Path) -> list[Any]:
+    from samaudio_daw.jobs.outdir import WorkFolder
     from samaudio_daw.jobs.render import plan_project, render_sections
 
     plan = replace(plan_project(project, default_library(), out), output_dir=out)
-    return render_sections(plan, "item", "")
+    out.mkdir(parents=True, exist_ok=True)
+    return render_sections(plan, "item", "", WorkFolder.create(out))
 
 
 def _job(item: Any, out: Path) -> Any:
