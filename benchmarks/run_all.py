@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in one go, each in its own process, results in benchmarks/results/.
 
-Runs the dsp speed and memory benchmarks, the render --jobs speed-up, and the SAM-Audio
+Runs the dsp speed and memory benchmarks, the render memory and --jobs speed-up, and the SAM-Audio
 GPU benchmark (which skips itself with a message on a machine without CUDA). The
 cluster benchmark runs too when Ray is installed.
 """
@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ["dsp_speed.py"],
     ["dsp_memory.py"],
+    ["render_memory.py"],
     ["render_jobs.py"],
     ["sam_audio_gpu.py"],
 ]
