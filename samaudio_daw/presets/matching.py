@@ -32,6 +32,7 @@ from samaudio_daw.presets.schema import (
     PresetError,
     StemSpec,
 )
+from samaudio_daw.separation.prompt_words import CLEANED_NAME, is_removal
 
 ChoiceKind = Literal["tag", "inline", "pattern", "ambiguous", "none", "unknown-tag", "invalid"]
 _SELECTED_KINDS = ("tag", "inline", "pattern")
@@ -123,7 +124,7 @@ def preset_for_prompts(
     prompts: Sequence[str],
     keep_residual: bool,
     *,
-    residual_name: str = INLINE_RESIDUAL_NAME,
+    residual_name: str | None = None,
     use_spans: bool = False,
     description: str = "",
 ) -> Preset:
@@ -131,6 +132,9 @@ def preset_for_prompts(
 
     Stem names are ``prompt_slug`` of each prompt, made unique with ``-2``, ``-3``; the
     preset is named after the stems. No chains, no track patterns, no source file.
+    The residual is ``clean`` when every prompt asks for a removal ("remove the hum"),
+    as the removal presets call it, and ``rest`` otherwise, unless ``residual_name``
+    says.
     """
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):
         raise TypeError("prompts must be a sequence of str, e.g. ['the lead vocal']")
@@ -141,6 +145,9 @@ def preset_for_prompts(
             raise TypeError(f"prompts[{index}] must be str, got {type(prompt).__name__}")
         if not prompt.strip():
             raise PresetError("", f"prompts[{index}]", "is empty", "a description of the sound")
+    if residual_name is None:
+        removal = all(is_removal(prompt) for prompt in prompts)
+        residual_name = CLEANED_NAME if removal else INLINE_RESIDUAL_NAME
     # Reserved device names cannot be file names on Windows; the residual keeps its name.
     taken = set(RESERVED_FILE_NAMES) | ({residual_name.lower()} if keep_residual else set())
     stems = tuple(

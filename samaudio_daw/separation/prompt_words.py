@@ -11,6 +11,7 @@ prompt unsupported, so `dsp` never hands back a silently wrong stem.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Literal
 
@@ -22,12 +23,15 @@ TargetKind = Literal[
     "drums",
     "kick",
     "snare",
+    "toms",
     "cymbals",
     "sustained",
+    "lead",
     "centre",
     "sides",
     "sub",
     "bass",
+    "lows",
     "highs",
 ]
 
@@ -37,24 +41,42 @@ def _table(text: str) -> tuple[str, ...]:
     return tuple(word.replace("_", " ") for word in text.split())
 
 
-# Phrases (singular forms) naming each kind; the longest match wins.
+# Phrases (singular forms) naming each kind; the longest match wins. This is the one
+# vocabulary of dsp: `samaudio-daw prompts` and the README list it from here.
 _KIND_PHRASES: dict[TargetKind, tuple[str, ...]] = {
-    "hum": _table("hum humming buzz buzzing mains ground_loop mains_hum electrical_hum"),
-    "noise": _table("noise hiss hissing noise_floor background_noise tape_hiss"),
-    "drums": _table("drum drum_kit kit percussion percussive transient beat"),
+    "hum": _table(
+        "hum humming buzz buzzing mains ground_loop mains_hum electrical_hum de_hum dehum"
+    ),
+    "noise": _table(
+        "noise hiss hissing noise_floor background_noise tape_hiss room_tone roomtone"
+        " room_noise fan_noise air_conditioning hvac static denoise de_noise"
+    ),
+    "drums": _table(
+        "drum drum_kit kit percussion percussive transient beat drum_loop breakbeat groove"
+    ),
     "kick": _table("kick kick_drum bass_drum"),
-    "snare": _table("snare snare_drum clap rimshot"),
-    "cymbals": _table("hi_hat hihat hat cymbal ride crash ride_cymbal"),
+    "snare": _table("snare snare_drum clap rimshot snap"),
+    "toms": _table("tom tom_tom floor_tom rack_tom tom_fill"),
+    "cymbals": _table("hi_hat hihat hat cymbal ride crash ride_cymbal shaker tambourine"),
     "sustained": _table(
-        "pad key keyboard string piano chord organ sustained harmonic tonal synth_pad"
+        "pad key keyboard string piano chord organ sustained harmonic tonal synth_pad synth"
+        " rhodes ep electric_piano e_piano epiano wurlitzer wurli clavinet guitar"
+        " rhythm_guitar acoustic_guitar electric_guitar comp accompaniment"
+    ),
+    "lead": _table(
+        "lead melody lead_line hook topline solo lead_synth synth_lead lead_guitar sax"
+        " saxophone flute trumpet horn clarinet violin whistle lead_instrument"
     ),
     "centre": _table(
         "vocal vox voice singer singing dialogue dialog speech narration centre center"
-        " lead_vocal centre_channel center_channel mid_channel"
+        " lead_vocal centre_channel center_channel mid_channel rap acapella a_cappella"
     ),
     "sides": _table("side ambience ambiance stereo_width width side_channel"),
     "sub": _table("sub sub_bass rumble subsonic"),
-    "bass": _table("bass low_end low bass_line bassline low_frequency"),
+    "bass": _table(
+        "bass bass_line bassline bass_guitar electric_bass synth_bass upright_bass double_bass 808"
+    ),
+    "lows": _table("low_end low low_frequency bottom_end"),
     "highs": _table("high treble high_end top_end air high_frequency"),
 }
 
@@ -69,15 +91,20 @@ _KIND_MODIFIERS: dict[TargetKind, frozenset[str]] = {
             " noisy fan floor room high frequency"
         )
     ),
-    "drums": frozenset(_table("loop hit acoustic electronic")),
-    "kick": frozenset(_table("hit")),
+    "drums": frozenset(_table("loop hit acoustic electronic whole full")),
+    "kick": frozenset(_table("hit 808 909")),
     "snare": frozenset(_table("hit")),
+    "toms": frozenset(_table("hit fill")),
     "cymbals": frozenset(_table("open closed")),
-    "sustained": frozenset(_table("synth sustained held long note")),
+    "sustained": frozenset(_table("synth sustained held long note electric acoustic rhythm")),
+    "lead": frozenset(_table("main line part alto tenor soprano")),
     "centre": frozenset(_table("lead main centre center centred centered panned spoken line")),
     "sides": frozenset(_table("stereo wide room")),
     "sub": frozenset(_table("low deep frequency")),
-    "bass": frozenset(_table("deep frequency range")),
+    "bass": frozenset(
+        _table("deep frequency range electric acoustic synth slap fretless finger upright")
+    ),
+    "lows": frozenset(_table("frequency range very deep")),
     "highs": frozenset(_table("frequency range very")),
 }
 
@@ -99,24 +126,95 @@ _JOINERS = frozenset(_table("and plus with"))
 _WHERE_WORDS = frozenset({"from", "in", "on", "behind", "under", "over", "out of"})
 
 # Words whose trailing "s" is not a plural.
-_KEEP_AS_IS = frozenset(_table("bass hiss vox mains chorus is its this hz"))
+_KEEP_AS_IS = frozenset(_table("bass hiss vox mains chorus is its this hz rhodes"))
 
 CAPABILITIES: tuple[str, ...] = (
-    "mains hum and buzz, 50/60 Hz and harmonics ('remove the mains hum')",
-    "stationary background noise and hiss ('get rid of the hiss')",
-    "drums and percussion, also kick, snare, hi-hat/cymbals ('extract the drums')",
-    "sustained/harmonic parts: pads, keys, strings, piano, chords ('isolate the pads')",
+    "mains hum and buzz, 50/60 Hz and harmonics ('remove the mains hum', 'de-hum')",
+    "steady background noise, hiss, room tone ('get rid of the hiss', 'denoise',"
+    " 'clean up the dialogue')",
+    "drums and percussion ('extract the drums'); kit pieces: kick, snare/clap, toms,"
+    " hi-hats/cymbals",
+    "sustained/harmonic parts: keys, pads, piano, rhodes/EP, organ, strings, guitars,"
+    " chords ('isolate the keys')",
+    "the bass line: bass, bass guitar, synth bass, 808 ('extract the bass')",
+    "a lead line: lead, melody, sax, flute, trumpet, lead synth ('the lead sax')",
     "the centre of a stereo mix: vocal, voice, dialogue, speech ('isolate the vocal')",
     "the sides of a stereo mix: ambience, stereo width ('extract the ambience')",
-    "frequency regions: sub/rumble, bass/low end, highs/treble ('extract the bass')",
+    "frequency regions: sub/rumble, low end, highs/treble ('extract the low end')",
 )
+
+# Example prompts and the stem each gives: shown by `samaudio-daw prompts` and tested.
+EXAMPLES: tuple[tuple[str, TargetKind], ...] = (
+    ("remove the mains hum", "hum"),
+    ("de-hum", "hum"),
+    ("get rid of the hiss", "noise"),
+    ("room tone", "noise"),
+    ("denoise", "noise"),
+    ("clean up the dialogue", "noise"),
+    ("extract the drums", "drums"),
+    ("the kick", "kick"),
+    ("the snare", "snare"),
+    ("the toms", "toms"),
+    ("the hi-hats", "cymbals"),
+    ("isolate the keys", "sustained"),
+    ("the rhodes", "sustained"),
+    ("electric piano", "sustained"),
+    ("the EP", "sustained"),
+    ("pads", "sustained"),
+    ("rhythm guitar", "sustained"),
+    ("the bass", "bass"),
+    ("bass guitar", "bass"),
+    ("the 808", "bass"),
+    ("the lead", "lead"),
+    ("the lead sax", "lead"),
+    ("saxophone", "lead"),
+    ("flute", "lead"),
+    ("melody", "lead"),
+    ("lead synth", "lead"),
+    ("isolate the vocal", "centre"),
+    ("the lead vocal", "centre"),
+    ("the dialogue", "centre"),
+    ("extract the ambience", "sides"),
+    ("the rumble", "sub"),
+    ("the low end", "lows"),
+    ("the highs", "highs"),
+    ("remove the hiss from the interview", "noise"),
+)
+
+# What a removal prompt leaves behind is called this, as the removal presets call it.
+CLEANED_NAME = "clean"
+
+# Verbs that ask for a sound to be taken away, leaving the rest as the product.
+_REMOVAL_WORDS = frozenset(
+    _table(
+        "remove removing get_rid_of strip cut kill reduce eliminate delete suppress filter"
+        " clean cleanup denoise de_noise de_hum dehum take_out"
+    )
+)
+
+# "clean up the dialogue": these words ask for the noise to go; the rest names where.
+_CLEANUP_STARTS = (("clean", "up"), ("cleanup",), ("clean",), ("tidy", "up"))
+
+
+def nearest_prompts(text: str, count: int = 3) -> list[str]:
+    """Prompts dsp can serve that are spelled most like ``text`` (or its words)."""
+    phrases = sorted({p for ps in _KIND_PHRASES.values() for p in ps})
+    found: list[str] = []
+    for probe in [" ".join(words_of(text)), *words_of(text)]:
+        found += difflib.get_close_matches(probe, phrases, n=count, cutoff=0.6)
+    return [f"the {phrase}" for phrase in dict.fromkeys(found)][:count]
 
 
 def unsupported(text: str, why: str) -> PromptNotSupportedError:
-    """The error for a prompt dsp cannot serve: why, what dsp can do, and where to go."""
+    """The error for a prompt dsp cannot serve: why, the nearest it can, where to go."""
     listing = "\n".join(f"  - {line}" for line in CAPABILITIES)
+    nearest = nearest_prompts(text)
+    hint = f"Nearest prompts dsp can serve: {', '.join(map(repr, nearest))}.\n" if nearest else ""
+    name = text.strip().lower()
+    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", name):
+        hint += f"If {name!r} is a preset, did you mean --preset {name}?\n"
     return PromptNotSupportedError(
-        f"the dsp backend cannot serve the prompt {text!r}: {why}.\n"
+        f"the dsp backend cannot serve the prompt {text!r}: {why}.\n{hint}"
         f"dsp (CPU signal processing, no model) can separate:\n{listing}\n"
         "Rephrase the prompt as one of these, or use the model for open-vocabulary "
         "prompts: --backend sam-audio"
@@ -146,6 +244,9 @@ def _singular(word: str) -> str:
 
 def _split_where(words: list[str]) -> tuple[list[str], list[str]]:
     """Split "remove the hiss from the dialogue" into (target words, place words)."""
+    for start in _CLEANUP_STARTS:
+        if tuple(words[: len(start)]) == start and len(words) > len(start):
+            return ["noise"], words[len(start) :]
     for index, word in enumerate(words):
         if index > 0 and word in _WHERE_WORDS:
             return words[:index], words[index + 1 :]
@@ -222,7 +323,14 @@ def _reject_unknown(text: str, unknown: list[str]) -> None:
 
 
 def _unknown_place_words(words: list[str]) -> list[str]:
-    """The "from ..." tail may name any sound dsp knows, or the mix; nothing unknown."""
-    _, rest = _find_kinds(words)
-    known = _FILLER.union(*_KIND_MODIFIERS.values())
-    return [w for w in rest if w not in known]
+    """The "from ..." tail names where (a track, "the interview"), never what: any words."""
+    return []
+
+
+def is_removal(text: str) -> bool:
+    """Whether ``text`` asks to take a sound away ("remove the hum", "denoise")."""
+    words = words_of(text)
+    joined = " ".join(words)
+    return any(f" {phrase} " in f" {joined} " for phrase in _REMOVAL_WORDS) or joined.startswith(
+        ("clean ", "cleanup", "tidy up")
+    )

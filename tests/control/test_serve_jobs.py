@@ -34,8 +34,8 @@ def test_separate_by_prompt_runs_end_to_end(client: Any, studio: Any) -> None:
     result = Path(client.expect("/samaudio/done", job_id, timeout_s=60)[1])
     assert result == studio.root / "stems-prompt" / "result.json"
     document = json.loads(result.read_text())
-    assert {stem["file"] for stem in document["stems"]} == {"take.mains-hum.wav", "take.rest.wav"}
-    assert _wav_files(result.parent) == ["take.mains-hum.wav", "take.rest.wav"]
+    assert {stem["file"] for stem in document["stems"]} == {"take.clean.wav", "take.mains-hum.wav"}
+    assert _wav_files(result.parent) == ["take.clean.wav", "take.mains-hum.wav"]
 
 
 def test_separate_by_preset_name_uses_the_preset(client: Any, studio: Any) -> None:

@@ -33,9 +33,9 @@ def test_separate_writes_stems_residual_and_manifest(tmp_path: Path, cli) -> Non
     result = json.loads((out / "result.json").read_text())
     jsonschema.validate(result, load_schema("result"))
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["result.json", "song.mains-hum.wav", "song.rest.wav"]
+    assert files == ["result.json", "song.clean.wav", "song.mains-hum.wav"]
     kinds = {s["name"]: s["kind"] for s in result["stems"]}
-    assert kinds == {"mains-hum": "target", "rest": "residual"}
+    assert kinds == {"mains-hum": "target", "clean": "residual"}
     original, _ = sf.read(song, dtype="float32")
     total = sum(sf.read(out / s["file"], dtype="float32")[0] for s in result["stems"])
     for stem in result["stems"]:

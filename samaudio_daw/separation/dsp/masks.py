@@ -20,16 +20,27 @@ from samaudio_daw.separation.dsp.stft import StftSettings
 class MaskSettings:
     """Parameters of the masks; all of them change the output (they go in ``settings()``)."""
 
-    harmonic_span_s: float = 0.2  # time smoothing that keeps sustained sounds
-    percussive_span_hz: float = 500.0  # frequency smoothing that keeps broadband hits
-    hpss_power: float = 2.0  # Wiener exponent of the percussive/sustained split
-    # A kick's body is a short low sine sweep: narrow in frequency, so its own spans.
+    # Percussive/sustained split for drums: a hit is smooth across ``drum_span_hz``, a
+    # sustained partial along ``drum_span_s``. Short spans keep the kick's body, which
+    # rings for a tenth of a second or two, in the drums.
+    drum_span_s: float = 0.25
+    drum_span_hz: float = 400.0
+    # For sustained parts (keys, pads, bass) longer spans and a margin: a cell goes to
+    # them only where sustained clearly outweighs percussive (margin x), the rest is
+    # left to the residual rather than smeared into the stem.
+    sustain_span_s: float = 0.5
+    sustain_span_hz: float = 650.0
+    sustained_margin: float = 3.0
+    bass_margin: float = 2.0
+    hpss_power: float = 2.0  # Wiener exponent of the splits
+    # A kick's body is a short low sine sweep, narrow in frequency: its own spans.
     kick_span_s: float = 0.5
     kick_span_hz: float = 60.0
     kick_below_hz: float = 150.0
+    toms_below_hz: float = 400.0
     cymbals_above_hz: float = 5000.0
     sub_below_hz: float = 80.0
-    bass_below_hz: float = 250.0
+    bass_below_hz: float = 200.0
     highs_above_hz: float = 5000.0
     crossover_order: int = 4  # each band edge falls 24 dB per octave (in power)
     centre_span_s: float = 0.05  # time smoothing of the inter-channel similarity
@@ -37,37 +48,63 @@ class MaskSettings:
     centre_full: float = 0.9  # similarity above this is all centre
 
 
-def percussive_mask(
-    power: np.ndarray,
-    settings: StftSettings,
-    sample_rate: int,
-    sustain_span_s: float,
-    hit_span_hz: float,
-    exponent: float,
-) -> np.ndarray:
-    """Share of each cell that is percussive (short, broadband) rather than sustained.
+# Magnitude added before taking logs (about -114 dB under a full-scale sine at 2048
+# points): digital silence stays finite and barely moves a geometric mean of sound.
+_LOG_FLOOR = 1e-3
 
-    Harmonic-percussive separation with moving means of the magnitude: a sustained
-    partial is smooth along time (over ``sustain_span_s``), a hit is smooth along
-    frequency (over ``hit_span_hz``); the mask is ``P^p / (P^p + H^p)`` with p =
-    ``exponent``. (frames, bins) float32.
+
+@dataclass(frozen=True)
+class HpssParts:
+    """Geometric means of the magnitude along time (sustained) and frequency (hits)."""
+
+    sustained: np.ndarray  # (frames, bins) float32
+    hits: np.ndarray  # (frames, bins) float32
+
+
+def hpss_parts(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, span_s: float, span_hz: float
+) -> HpssParts:
+    """Sustained and percussive evidence per cell, from (frames, bins) power.
+
+    Harmonic-percussive separation with geometric means (moving means of the log
+    magnitude): like the median filters of classic HPSS, one loud hit barely raises a
+    sustained partial's mean and one partial barely raises a hit's, but moving means
+    cost a fraction of a median. Along frequency only the bins that exist are
+    averaged, so the lowest bins (the kick's body) are not diluted by zeros beyond
+    the spectrum's edge; along time, frames beyond the edges count as silence, as
+    block-wise processing requires.
     """
-    magnitude = np.sqrt(power)
-    sustained = moving_mean(magnitude, settings.frames_for(sustain_span_s, sample_rate), 0)
-    hits = moving_mean(magnitude, settings.bins_for(hit_span_hz, sample_rate), 1)
-    _raise_to(sustained, exponent)
-    _raise_to(hits, exponent)
-    total = np.add(sustained, hits, out=sustained)
-    np.maximum(total, np.finfo(np.float32).tiny, out=total)
-    return np.divide(hits, total, out=hits)
+    log_magnitude = np.sqrt(power)
+    log_magnitude += _LOG_FLOOR
+    np.log(log_magnitude, out=log_magnitude)
+    sustained = moving_mean(log_magnitude, settings.frames_for(span_s, sample_rate), 0)
+    # Silence beyond the edges in the log domain is log(_LOG_FLOOR), not 0.
+    frames = settings.frames_for(span_s, sample_rate)
+    reach = moving_mean(np.ones((log_magnitude.shape[0], 1), np.float32), frames, 0)
+    sustained += (1.0 - reach) * np.float32(np.log(_LOG_FLOOR))
+    width = settings.bins_for(span_hz, sample_rate)
+    counted = moving_mean(np.ones((1, log_magnitude.shape[1]), np.float32), width, 1)
+    hits = moving_mean(log_magnitude, width, 1)
+    hits /= counted
+    return HpssParts(np.exp(sustained), np.exp(hits))
 
 
-def _raise_to(values: np.ndarray, exponent: float) -> None:
-    """``values **= exponent`` on a fresh array the caller owns (squaring is the fast case)."""
-    if exponent == 2.0:
-        np.multiply(values, values, out=values)
-    else:
-        np.power(values, exponent, out=values)
+def percussive_share(parts: HpssParts, exponent: float) -> np.ndarray:
+    """``P^p / (P^p + S^p)``: the share of each cell that is percussive, (frames, bins)."""
+    return _wiener(parts.hits, parts.sustained, exponent, 1.0)
+
+
+def sustained_share(parts: HpssParts, exponent: float, margin: float) -> np.ndarray:
+    """``S^p / (S^p + (margin P)^p)``: sustained share, strict when ``margin`` > 1."""
+    return _wiener(parts.sustained, parts.hits, exponent, margin)
+
+
+def _wiener(wanted: np.ndarray, other: np.ndarray, exponent: float, margin: float) -> np.ndarray:
+    top = np.power(wanted, exponent, dtype=np.float32)
+    bottom = np.power(other * np.float32(margin), exponent, dtype=np.float32)
+    bottom += top
+    np.maximum(bottom, np.finfo(np.float32).tiny, out=bottom)
+    return np.divide(top, bottom, out=top)
 
 
 def lowpass_curve(

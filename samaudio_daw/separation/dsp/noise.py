@@ -26,13 +26,22 @@ _SILENCE_POWER = 1e-20
 class NoiseSettings:
     """Parameters of the noise estimate and mask; all change the output."""
 
-    floor_window_s: float = 2.5
+    # Long enough that a held chord or pad note is not mistaken for the floor.
+    floor_window_s: float = 5.0
     smoothing_s: float = 0.1
     smoothing_hz: float = 70.0
     floor_bias: float = 1.8  # mean / minimum of smoothed noise power (measured, white noise)
-    oversubtraction: float = 2.0  # noise mask = oversubtraction * floor / local power
+    oversubtraction: float = 1.0  # noise mask = oversubtraction * floor / local power
     local_span_s: float = 0.035
     local_span_hz: float = 50.0
+    # Tonal cells (a partial standing above its neighbours across ``tonal_span_hz``)
+    # are kept: noise is flat across frequency, notes are peaks. A cell this many
+    # times above its neighbourhood's mean power is fully protected.
+    tonal_span_hz: float = 300.0
+    tonal_ratio: float = 4.0
+    # Pauses: frames whose whole spectrum is within ``pause_ratio`` of the floor hold
+    # nothing but noise and are removed fully (up to twice that, gradually).
+    pause_ratio: float = 2.0
 
 
 def noise_floor(
@@ -64,9 +73,18 @@ def noise_mask(
     local = moving_mean(power, settings.frames_for(noise.local_span_s, sample_rate), 0)
     local = moving_mean(local, settings.bins_for(noise.local_span_hz, sample_rate), 1)
     np.maximum(local, np.finfo(np.float32).tiny, out=local)
+    frame_ratio = local.sum(axis=1) / np.maximum(floor.sum(axis=1), np.finfo(np.float32).tiny)
+    pause = np.clip(2.0 - frame_ratio / noise.pause_ratio, 0.0, 1.0)[:, np.newaxis]
     floor *= noise.oversubtraction
     np.minimum(floor, local, out=floor)  # the mask is at most 1
-    return np.divide(floor, local, out=floor)
+    mask = np.divide(floor, local, out=floor)
+    width = settings.bins_for(noise.tonal_span_hz, sample_rate)
+    counted = moving_mean(np.ones((1, power.shape[1]), np.float32), width, 1)
+    neighbourhood = moving_mean(power, width, 1) / counted
+    np.maximum(neighbourhood, np.finfo(np.float32).tiny, out=neighbourhood)
+    tonal = np.clip((power / neighbourhood - 1.0) / noise.tonal_ratio, 0.0, 1.0)
+    mask *= 1.0 - tonal
+    return (mask + (1.0 - mask) * pause).astype(np.float32)
 
 
 def context_s(noise: NoiseSettings) -> float:

@@ -46,19 +46,22 @@ from samaudio_daw.separation.base import (
 )
 from samaudio_daw.separation.dsp.hum import HumSettings, detect_hum, hum_signal
 from samaudio_daw.separation.dsp.masks import (
+    HpssParts,
     MaskSettings,
     band_mask,
     centre_mask,
-    percussive_mask,
+    hpss_parts,
+    percussive_share,
+    sustained_share,
 )
 from samaudio_daw.separation.dsp.noise import NoiseSettings, noise_mask
 from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-1.0"
+ALGORITHM_VERSION = "dsp-2.0"
 
-_PERCUSSIVE_KINDS = frozenset({"drums", "kick", "snare", "cymbals", "sustained"})
+_HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _STEREO_KINDS = frozenset({"centre", "sides"})
 
 
@@ -114,9 +117,10 @@ class DspSeparator:
         masks, noise = self._dsp.masks, self._dsp.noise
         spans_s = [
             noise_context_s(noise) if "noise" in kinds else 0.0,
-            masks.harmonic_span_s / 2 if kinds & _PERCUSSIVE_KINDS else 0.0,
-            masks.kick_span_s / 2 if "kick" in kinds else 0.0,
-            masks.centre_span_s / 2 if kinds & _STEREO_KINDS else 0.0,
+            max(masks.drum_span_s, masks.sustain_span_s, masks.kick_span_s) / 2
+            if kinds & _HPSS_KINDS
+            else 0.0,
+            masks.centre_span_s / 2 if kinds & (_STEREO_KINDS | {"lead"}) else 0.0,
         ]
         frame_s = StftSettings.for_sample_rate(sample_rate).n_fft / sample_rate
         hum_s = 0.0
@@ -280,15 +284,8 @@ def _normalised_masks(
     """One mask per kind (in order), scaled so that in every cell they sum to at most 1."""
     power = _power(spec)
     unique = set(kinds)
-    percussive = None
-    if unique & (_PERCUSSIVE_KINDS - {"kick"}):
-        spans = (masks.harmonic_span_s, masks.percussive_span_hz, masks.hpss_power)
-        percussive = percussive_mask(power, stft, sample_rate, *spans)
-    centre = centre_mask(spec, stft, sample_rate, masks) if unique & _STEREO_KINDS else None
-    by_kind = {
-        kind: _kind_mask(kind, power, percussive, centre, sample_rate, stft, masks, noise)
-        for kind in unique
-    }
+    parts = _Parts(power, spec, sample_rate, stft, masks)
+    by_kind = {kind: _kind_mask(kind, parts, noise) for kind in unique}
     # Prompts of the same kind share its mask equally; then no cell gives out more than 1.
     chosen = [by_kind[kind] / kinds.count(kind) for kind in kinds]
     if len(unique) == 1:
@@ -300,38 +297,95 @@ def _normalised_masks(
     return [mask * scale for mask in chosen]
 
 
-def _kind_mask(
-    kind: TargetKind,
-    power: np.ndarray,
-    percussive: np.ndarray | None,
-    centre: np.ndarray | None,
-    sample_rate: int,
-    stft: StftSettings,
-    masks: MaskSettings,
-    noise: NoiseSettings,
-) -> np.ndarray:
+class _Parts:
+    """The analyses masks are built from, each computed once, when first needed."""
+
+    def __init__(
+        self,
+        power: np.ndarray,
+        spec: np.ndarray,
+        sample_rate: int,
+        stft: StftSettings,
+        masks: MaskSettings,
+    ) -> None:
+        self.power, self.spec, self.sample_rate, self.stft, self.masks = (
+            power,
+            spec,
+            sample_rate,
+            stft,
+            masks,
+        )
+        self._drum: HpssParts | None = None
+        self._sustain: HpssParts | None = None
+        self._kick: HpssParts | None = None
+        self._centre: np.ndarray | None = None
+
+    @property
+    def drum(self) -> HpssParts:
+        if self._drum is None:
+            spans = (self.masks.drum_span_s, self.masks.drum_span_hz)
+            self._drum = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
+        return self._drum
+
+    @property
+    def sustain(self) -> HpssParts:
+        if self._sustain is None:
+            spans = (self.masks.sustain_span_s, self.masks.sustain_span_hz)
+            self._sustain = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
+        return self._sustain
+
+    @property
+    def kick(self) -> HpssParts:
+        if self._kick is None:
+            spans = (self.masks.kick_span_s, self.masks.kick_span_hz)
+            self._kick = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
+        return self._kick
+
+    @property
+    def centre(self) -> np.ndarray:
+        if self._centre is None:
+            self._centre = centre_mask(self.spec, self.stft, self.sample_rate, self.masks)
+        return self._centre
+
+    def band(self, above_hz: float | None, below_hz: float | None) -> np.ndarray:
+        order = self.masks.crossover_order
+        return band_mask(self.stft, self.sample_rate, above_hz, below_hz, order)
+
+
+def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndarray:
     """The raw mask in [0, 1] for one kind, broadcastable to (frames, bins)."""
-    order = masks.crossover_order
-    regions: dict[str, tuple[float | None, float | None]] = {
+    masks, power = parts.masks, parts.power
+    drum_regions: dict[str, tuple[float | None, float | None]] = {
+        "drums": (None, None),
         "kick": (None, masks.kick_below_hz),
+        "toms": (masks.kick_below_hz, masks.toms_below_hz),
         "snare": (masks.kick_below_hz, masks.cymbals_above_hz),
         "cymbals": (masks.cymbals_above_hz, None),
+    }
+    regions: dict[str, tuple[float | None, float | None]] = {
         "sub": (None, masks.sub_below_hz),
-        "bass": (None, masks.bass_below_hz),
+        "lows": (None, masks.bass_below_hz),
         "highs": (masks.highs_above_hz, None),
     }
     if kind == "noise":
-        return noise_mask(power, stft, sample_rate, noise)
-    if kind in _STEREO_KINDS:
-        assert centre is not None  # computed whenever a stereo kind is asked for
-        return centre if kind == "centre" else 1.0 - centre
-    band = band_mask(stft, sample_rate, *regions[kind], order) if kind in regions else None
-    if kind == "kick":
-        spans = (masks.kick_span_s, masks.kick_span_hz, masks.hpss_power)
-        percussive = percussive_mask(power, stft, sample_rate, *spans)
-    if kind in _PERCUSSIVE_KINDS:
-        assert percussive is not None  # computed whenever a percussive kind is asked for
-        base = 1.0 - percussive if kind == "sustained" else percussive
-        return base if band is None else base * band
-    assert band is not None, f"no mask defined for kind {kind!r}"
-    return band
+        return noise_mask(power, parts.stft, parts.sample_rate, noise)
+    if kind == "centre":
+        return parts.centre
+    if kind == "sides":
+        return 1.0 - parts.centre
+    if kind in drum_regions:
+        hits = percussive_share(parts.kick if kind == "kick" else parts.drum, masks.hpss_power)
+        return hits if kind == "drums" else hits * parts.band(*drum_regions[kind])
+    if kind == "sustained":
+        return sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
+    if kind == "bass":
+        # The bass line is sustained and low: the kick's body is low but not sustained.
+        held = sustained_share(parts.drum, masks.hpss_power, masks.bass_margin)
+        return held * parts.band(None, masks.bass_below_hz)
+    if kind == "lead":
+        # A lead line is held notes above the bass, in the centre of a stereo mix.
+        held = sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
+        lead = held * parts.band(masks.bass_below_hz, None)
+        return lead * parts.centre if parts.spec.shape[0] == 2 else lead
+    assert kind in regions, f"no mask defined for kind {kind!r}"
+    return parts.band(*regions[kind])
