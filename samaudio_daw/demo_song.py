@@ -159,7 +159,7 @@ def demo_tracks(seconds: float = 12.0, seed: int = 7) -> list[DemoTrack]:
         ),
         DemoTrack(
             "Room mic {remove the hiss}",
-            {"hiss": noise(seconds, rng, 0.03), "rest": plucked_melody(seconds)},
+            {"hiss": noise(seconds, rng, 0.03), "clean": plucked_melody(seconds)},
         ),
     ]
     return [DemoTrack(t.name, _peak_normalised(t.parts)) for t in tracks]
