@@ -128,6 +128,8 @@ def skip_reason(item: Item) -> str | None:
     media = take.source.media
     if media.kind == "MIDI":
         return "MIDI item"
+    if media.kind == "EMPTY":
+        return "empty item (no take or source)"
     if media.kind not in FILE_KINDS:
         return f"unsupported source type {media.kind} (only audio files can be separated)"
     reason = _take_reason(item)

@@ -103,3 +103,36 @@ def test_media_dirs_are_searched_after_the_project(tmp_path: Path) -> None:
     local = _touch(folder / "media" / "vox.wav")  # REAPER's own rules win
     project = read_project(folder / "song.rpp", media_dirs=[tmp_path / "drive"])
     assert project.tracks[0].items[0].active_take.source.path == local  # type: ignore[union-attr]
+
+
+def test_real_fixtures_find_after_moving_what_they_found_before(tmp_path: Path) -> None:
+    for name in ("with-external-files.rpp", "vst.RPP"):
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        project = folder / name
+        shutil.copy(FIXTURES / name, project)
+        tree = rpp.load(project)
+        written = [
+            n.values("FILE")[0] for n in tree.walk() if n.tag == "SOURCE" and n.values("FILE")
+        ]  # type: ignore[index]
+        for number, path in enumerate(sorted(set(written))):
+            if number % 2 == 0:  # half the media came along, moved into media/ by name
+                _touch(folder / "media" / path.replace("\\", "/").split("/")[-1])
+        target = folder / "out" / "deeper" / "moved.rpp"
+        target.parent.mkdir(parents=True)
+        rpp.dump(relocate_media(tree, project, target), target)
+        before = [
+            i.active_take.source.media.path  # type: ignore[union-attr]
+            for t in read_project(project).tracks
+            for i in t.items
+            if i.active_take and i.active_take.source
+        ]
+        after = [
+            i.active_take.source.media.path  # type: ignore[union-attr]
+            for t in read_project(target).tracks
+            for i in t.items
+            if i.active_take and i.active_take.source
+        ]
+        assert [p and p.resolve() for p in after] == [p and p.resolve() for p in before]
+        assert any(before) == (name != "vst.RPP")  # vst.RPP names no media at all
+        assert project.read_bytes() == (FIXTURES / name).read_bytes()

@@ -291,3 +291,14 @@ def test_render_range_is_checked(tmp_path: Path, source: np.ndarray) -> None:
     project = _project(tmp_path, TrackSpec("T", (ItemSpec("media/src.wav", 0.0, 0.5),)))
     with pytest.raises(ValueError, match="render range ends"):
         render_track(project.tracks[0], project, 1.0, 0.5)
+
+
+def test_empty_items_are_skipped_as_empty(tmp_path: Path) -> None:
+    root = rpp.loads(new_project(RATE, 120.0, [("T", [("a.wav", 0.0, 1.0)])]))
+    source = root.find("TRACK").find("ITEM").find("SOURCE")  # type: ignore[union-attr]
+    assert source is not None
+    source.set_params(["EMPTY"])
+    source.remove(source.line("FILE"))  # type: ignore[arg-type]
+    (tmp_path / "empty.rpp").write_text(rpp.dumps(root))
+    item = read_project(tmp_path / "empty.rpp").tracks[0].items[0]
+    assert skip_reason(item) == "empty item (no take or source)"
