@@ -25,6 +25,7 @@ from samaudio_daw.separation.base import (
 
 if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.cache import ModelCache
+    from samaudio_daw.separation.sam_audio.machine import Speed
     from samaudio_daw.separation.sam_audio.model import SamAudio
     from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
     from samaudio_daw.separation.sam_audio.presence import ChunkPresence
@@ -100,6 +101,7 @@ class SamAudioSeparator:
             raise SeparationError(f"sam-audio: {error}") from error
         self._cache = cache
         self._batch_size_set = "batch_size" in extra
+        self._speed: Speed | None = None
         self.last_presence: list[ChunkPresence] = []
         """Per (clip, prompt) presence scores of the last ``separate`` call."""
 
@@ -189,14 +191,17 @@ class SamAudioSeparator:
         return dataclasses.replace(s, batch_size=batch)
 
     def _warn_cpu(self, model: SamAudio, audio_s: float, n_prompts: int) -> None:
-        from samaudio_daw.separation.sam_audio.device import (
-            CpuSlowWarning,
-            estimate_seconds,
-            format_duration,
-        )
+        """Warn with the time this run will take, from a short measurement of the loaded
+        model on this machine (a DiT call and the codec on 2 s; kept for later calls)."""
+        from samaudio_daw.separation.sam_audio.device import CpuSlowWarning, format_duration
+        from samaudio_daw.separation.sam_audio.machine import estimate_s, measure_model
 
         s = self.track_settings
-        eta = estimate_seconds(model, audio_s, n_prompts, s.steps, s.chunk_s, s.overlap)
+        if self._speed is None:
+            self._speed = measure_model(model, s.chunk_s)
+        eta = s.candidates * estimate_s(
+            self._speed, model.config, audio_s, n_prompts, s.steps, s.overlap
+        )
         warnings.warn(
             CpuSlowWarning(
                 f"SAM-Audio is running on the CPU: expect roughly {format_duration(eta)} for "

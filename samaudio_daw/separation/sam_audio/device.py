@@ -20,11 +20,6 @@ DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-CPU_FLOPS_PER_THREAD = 25e9
-"""A rough sustained float32 rate per CPU thread, for the time estimate only."""
-DECODER_FLOPS_PER_AUDIO_S = 250e9
-"""Rough cost of decoding one second of audio with the released codec (decoder_dim 1536),
-counted from its convolution sizes and rates; it scales with decoder_dim²."""
 
 
 class OutOfMemoryRetry(UserWarning):
@@ -138,20 +133,6 @@ def out_of_memory_error(model: SamAudio, chunk_s: float, error: BaseException) -
         "(facebook/sam-audio-base or -small), --dtype bfloat16, or close other programs "
         f"using the GPU. ({error})"
     )
-
-
-def estimate_seconds(
-    model: SamAudio, audio_s: float, n_prompts: int, steps: int, chunk_s: float, overlap: float
-) -> float:
-    """A rough CPU run time in seconds: 2 FLOPs per DiT weight per frame per evaluation
-    (two per ODE step), plus the codec's decoder, for every prompt and every clip."""
-    dit_weights = sum(p.numel() for p in model.transformer.parameters())
-    frames_per_s = model.sample_rate_hz / model.hop_samples
-    coverage = 1.0 / (1.0 - overlap) if audio_s > chunk_s else 1.0
-    dit = 2 * dit_weights * frames_per_s * 2 * steps
-    decoder = DECODER_FLOPS_PER_AUDIO_S * (model.config.codec.decoder_dim / 1536) ** 2
-    flops = (dit + decoder) * audio_s * coverage * n_prompts
-    return flops / (CPU_FLOPS_PER_THREAD * max(1, torch.get_num_threads()))
 
 
 def format_duration(seconds: float) -> str:

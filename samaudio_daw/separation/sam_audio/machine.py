@@ -12,6 +12,7 @@ decoder, the largest of them); it was not measured on a GPU here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -233,7 +234,6 @@ def _timed(
     return (time.perf_counter() - start) / repeats
 
 
-@torch.inference_mode()
 def measure_speed(
     size: ModelSize | SamAudioConfig,
     device: torch.device,
@@ -242,14 +242,27 @@ def measure_speed(
     codec_s: float = 2.0,
     repeats: int = 1,
 ) -> Speed:
-    """Time DiT evaluations at the clip length and the codec on ``codec_s`` of audio, with
-    a random model of the real size: two DiT calls and one codec pass each way, after
-    short warm-ups. The codec costs more per second on longer audio (its activations
-    outgrow the CPU caches: 1.5 → 3.3 s per second from 1 s to 4 s encoded on one core),
-    so ``codec_s`` is a compromise between the time spent here and the estimate's error."""
+    """``measure_model`` on a random model of the real size (speed does not depend on the
+    weights' values), including the time to build it."""
     started = time.perf_counter()
     config = size if isinstance(size, SamAudioConfig) else config_for_size(size)
     model = random_model(config, device, dtype)
+    speed = measure_model(model, chunk_s, codec_s, repeats)
+    name = size if isinstance(size, str) else "custom"
+    return dataclasses.replace(speed, size=name, measure_s=time.perf_counter() - started)
+
+
+@torch.inference_mode()
+def measure_model(
+    model: SamAudio, chunk_s: float = DEFAULT_CHUNK_S, codec_s: float = 2.0, repeats: int = 1
+) -> Speed:
+    """Time DiT evaluations at the clip length and the codec on ``codec_s`` of audio: two
+    DiT calls and one codec pass each way, after short warm-ups. The codec costs more per
+    second on longer audio (its activations outgrow the CPU caches: 1.5 → 3.3 s per second
+    from 1 s to 4 s encoded on one core), so ``codec_s`` is a compromise between the time
+    spent here and the estimate's error."""
+    started = time.perf_counter()
+    config, device, dtype = model.config, model.device, model.compute_dtype
     frames = frames_for_seconds(chunk_s, config.codec.sample_rate_hz, config.codec.hop_samples)
     channels = config.latent_channels
     generator = torch.Generator().manual_seed(0)
@@ -277,9 +290,8 @@ def measure_speed(
     codec_latent = torch.randn((1, channels, codec_frames), generator=generator).to(device)
     bits = torch.zeros((1, 16), device=device)
     decode = _timed(device, lambda: model.decode(codec_latent, bits), repeats, lambda: model.decode(codec_latent[..., :4], bits))  # fmt: skip
-    name = size if isinstance(size, str) else "custom"
     return Speed(
-        size=name,
+        size="loaded",
         device=str(device),
         dtype=str(dtype).removeprefix("torch."),
         chunk_s=chunk_s,
