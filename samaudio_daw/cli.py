@@ -405,6 +405,21 @@ def format_missing(missing: dict[str, Any]) -> str:
     )
 
 
+def _playback(item: dict[str, Any]) -> str:
+    """What REAPER does to an item's take, briefly: `` x0.85 (keep pitch) -4 st 3 SM take FX``."""
+    parts = []
+    if item.get("play_rate", 1.0) != 1.0:
+        keep = " (keep pitch)" if item.get("preserve_pitch") else ""
+        parts.append(f"x{item['play_rate']:g}{keep}")
+    if item.get("pitch_semitones"):
+        parts.append(f"{item['pitch_semitones']:+g} st")
+    if item.get("stretch_markers"):
+        parts.append(f"{item['stretch_markers']} SM")
+    if item.get("take_fx"):
+        parts.append("take FX")
+    return "".join(f" {part}" for part in parts)
+
+
 def format_inspection(report: dict[str, Any]) -> str:
     """The human-readable form of ``inspect_project``'s report."""
     lines = [f"{report['project']}  ({report['sample_rate']} Hz, {report['tempo_bpm']:g} BPM)"]
@@ -422,7 +437,7 @@ def format_inspection(report: dict[str, Any]) -> str:
             note = f"  skipped: {reason}" if reason else ""
             lines.append(
                 f"{indent}       item {item['index']} @ {item['position_s']:.3f}s "
-                f"len {item['length_s']:.3f}s  {item['source_kind']} {where}{note}"
+                f"len {item['length_s']:.3f}s{_playback(item)}  {item['source_kind']} {where}{note}"
             )
     for missing in report["missing_media"]:
         lines.append(format_missing(missing))

@@ -638,6 +638,12 @@ def _item_report(item: Item) -> dict[str, Any]:
         "found": str(media.path) if media and media.path else None,
         "missing_reason": media.missing_reason if media else None,
         "skip_reason": "muted item" if item.mute else skip_reason(item),
+        "play_rate": take.play_rate if take else 1.0,
+        "preserve_pitch": take.preserve_pitch if take else True,
+        "pitch_semitones": take.pitch_semitones if take else 0.0,
+        "stretch_markers": len(take.stretch_markers) if take else 0,
+        "take_fx": take.has_take_fx if take else False,
+        "loop": item.loop,
     }
 
 

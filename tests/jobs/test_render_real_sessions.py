@@ -65,6 +65,9 @@ def test_windows_project_moved_here(tmp_path: Path, cli) -> None:  # type: ignor
     for number, name in enumerate(["Vox-01", "Vox-02", "Vox-03", "Vox-04", "GtrDI-01"]):
         _media(audio / f"{name}.wav", 8.0, seed=number)
     before = project.read_bytes()
+    shown = cli("inspect", project).stdout
+    for what in ("-4 st", "x0.85 (keep pitch)", "4 SM", "take FX"):
+        assert what in shown, shown
     done = cli("render", project)
     assert done.returncode == 3, done.stdout + done.stderr  # GtrDI-02 stayed on drive D:
     skipped = [line for line in done.stdout.splitlines() if line.startswith("skipped")]
