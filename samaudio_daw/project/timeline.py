@@ -52,6 +52,7 @@ from samaudio_daw.project.model import Item, Project, Source, Take, Track
 FILE_KINDS = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK", "VIDEO")
 CHANNEL_MODES = (0, 1, 2, 3, 4)
 BLOCK_FRAMES = 65536
+MAX_SPAN_S = 24 * 3600.0
 _RESAMPLER_LATENCY_FRAMES = 64
 _MAX_MARGIN_FRAMES = 4096
 
@@ -150,6 +151,12 @@ def _take_reason(item: Item) -> str | None:
     if take.channel_mode not in CHANNEL_MODES:
         return (
             f"channel mode {take.channel_mode} is not supported (use normal, mono, left or right)"
+        )
+    span_s = source_span(item).length_s
+    if span_s > MAX_SPAN_S:  # a damaged or hostile project: do not fill the disk
+        return (
+            f"the item plays {span_s / 3600:.1f} hours of its source (length x play rate, "
+            f"stretch markers); more than {MAX_SPAN_S / 3600:g} hours is not rendered"
         )
     return None
 

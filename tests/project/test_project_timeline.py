@@ -302,3 +302,13 @@ def test_empty_items_are_skipped_as_empty(tmp_path: Path) -> None:
     (tmp_path / "empty.rpp").write_text(rpp.dumps(root))
     item = read_project(tmp_path / "empty.rpp").tracks[0].items[0]
     assert skip_reason(item) == "empty item (no take or source)"
+
+
+def test_an_absurd_span_is_skipped_not_rendered(tmp_path: Path, write_audio: WriteAudio) -> None:
+    write_audio(tmp_path / "a.wav", np.zeros((1, 100), np.float32), RATE)
+    marker = ItemSpec("a.wav", 0.0, 1.0, stretch_markers=((0.0, 0.0), (1.0, 1e7)))
+    long = ItemSpec("a.wav", 2.0, 1.0, play_rate=1e6, loop=True)
+    items = _project(tmp_path, TrackSpec("T", (marker, long))).tracks[0].items
+    for item in items:
+        reason = skip_reason(item)
+        assert reason is not None and "more than 24 hours is not rendered" in reason
