@@ -20,6 +20,7 @@ from samaudio_daw.separation.base import PromptNotSupportedError
 TargetKind = Literal[
     "hum",
     "noise",
+    "hiss",
     "drums",
     "kick",
     "snare",
@@ -48,9 +49,10 @@ _KIND_PHRASES: dict[TargetKind, tuple[str, ...]] = {
         "hum humming buzz buzzing mains ground_loop mains_hum electrical_hum de_hum dehum"
     ),
     "noise": _table(
-        "noise hiss hissing noise_floor background_noise tape_hiss room_tone roomtone"
-        " room_noise fan_noise air_conditioning hvac static denoise de_noise"
+        "noise noise_floor background_noise room_tone roomtone room_noise fan_noise"
+        " air_conditioning hvac static denoise de_noise"
     ),
+    "hiss": _table("hiss hissing tape_hiss preamp_hiss"),
     "drums": _table(
         "drum drum_kit kit percussion percussive transient beat drum_loop breakbeat groove"
     ),
@@ -91,6 +93,7 @@ _KIND_MODIFIERS: dict[TargetKind, frozenset[str]] = {
             " noisy fan floor room high frequency"
         )
     ),
+    "hiss": frozenset(_table("tape background stationary constant steady white high frequency")),
     "drums": frozenset(_table("loop hit acoustic electronic whole full")),
     "kick": frozenset(_table("hit 808 909")),
     "snare": frozenset(_table("hit")),
@@ -130,8 +133,8 @@ _KEEP_AS_IS = frozenset(_table("bass hiss vox mains chorus is its this hz rhodes
 
 CAPABILITIES: tuple[str, ...] = (
     "mains hum and buzz, 50/60 Hz and harmonics ('remove the mains hum', 'de-hum')",
-    "steady background noise, hiss, room tone ('get rid of the hiss', 'denoise',"
-    " 'clean up the dialogue')",
+    "steady background noise and room tone ('denoise', 'clean up the dialogue')",
+    "hiss, as tape or a preamp leaves it, kept off the music under it ('remove the hiss')",
     "drums and percussion ('extract the drums'); kit pieces: kick, snare/clap, toms,"
     " hi-hats/cymbals",
     "sustained/harmonic parts: keys, pads, piano, rhodes/EP, organ, strings, guitars,"
@@ -147,7 +150,8 @@ CAPABILITIES: tuple[str, ...] = (
 EXAMPLES: tuple[tuple[str, TargetKind], ...] = (
     ("remove the mains hum", "hum"),
     ("de-hum", "hum"),
-    ("get rid of the hiss", "noise"),
+    ("get rid of the hiss", "hiss"),
+    ("the tape hiss", "hiss"),
     ("room tone", "noise"),
     ("denoise", "noise"),
     ("clean up the dialogue", "noise"),
@@ -178,7 +182,7 @@ EXAMPLES: tuple[tuple[str, TargetKind], ...] = (
     ("the rumble", "sub"),
     ("the low end", "lows"),
     ("the highs", "highs"),
-    ("remove the hiss from the interview", "noise"),
+    ("remove the hiss from the interview", "hiss"),
 )
 
 # What a removal prompt leaves behind is called this, as the removal presets call it.
@@ -334,3 +338,43 @@ def is_removal(text: str) -> bool:
     return any(f" {phrase} " in f" {joined} " for phrase in _REMOVAL_WORDS) or joined.startswith(
         ("clean ", "cleanup", "tidy up")
     )
+
+
+# What each kind's stem is, in the producer's words, for `samaudio-daw prompts`.
+_KIND_TITLES: dict[TargetKind, str] = {
+    "hum": "mains hum and buzz (50/60 Hz and harmonics)",
+    "noise": "steady background noise, room tone",
+    "hiss": "hiss (tape, preamp); the music under it is kept",
+    "drums": "the whole drum kit and percussion",
+    "kick": "kick drum",
+    "snare": "snare, clap",
+    "toms": "toms",
+    "cymbals": "hi-hats and cymbals",
+    "sustained": "sustained/harmonic parts: keys, pads, guitars, strings",
+    "lead": "a lead line: held notes above the bass (in the centre of a stereo mix)",
+    "centre": "the centre of a stereo mix (vocal, dialogue)",
+    "sides": "the sides of a stereo mix (ambience, width)",
+    "sub": "the region under 80 Hz",
+    "bass": "the bass line: sustained and under 250 Hz (not the kick)",
+    "lows": "the region under 250 Hz, kick and bass alike",
+    "highs": "the region over 5 kHz",
+}
+
+
+def vocabulary_text() -> str:
+    """Everything dsp understands, kind by kind, with the words that name each and examples."""
+    lines = [
+        "The dsp backend reads a prompt as one of these stems. Any of the words names it;",
+        "verbs and filler ('remove', 'isolate', 'the', 'please') are fine, and what follows",
+        "'from', 'in' or 'out of' names where (a track, 'the interview') and is ignored.",
+        f"Removal prompts ('remove ...', 'denoise', 'clean up ...') call the rest {CLEANED_NAME!r}.",
+        "Preset names go to --preset (e.g. --preset de-hum). Anything else: --backend sam-audio.",
+        "",
+    ]
+    for kind, title in _KIND_TITLES.items():
+        examples = [text for text, named in EXAMPLES if named == kind]
+        lines.append(f"{kind}: {title}")
+        lines.append(f"  words: {', '.join(_KIND_PHRASES[kind])}")
+        if examples:
+            lines.append(f"  e.g. {', '.join(repr(text) for text in examples)}")
+    return "\n".join(lines)

@@ -205,7 +205,7 @@ def test_coloured_noise_is_learned_from_the_audio() -> None:
     white = np.random.default_rng(8).standard_normal(speech.shape[1] + 1)
     rumbly = white[1:] + 0.9 * white[:-1]  # more low than high: not white
     mixture = speech + at_snr(speech, rumbly[np.newaxis, :], 5.0)
-    (target,) = separate(mixture, "get rid of the hiss")
+    (target,) = separate(mixture, "remove the background noise")
     assert sdr_improvement_db(speech, residual_of(mixture, [target]), mixture) >= 5.0
 
 
@@ -390,13 +390,19 @@ def test_block_wise_output_equals_one_block_for_every_mask_kind() -> None:
     source = speech_like(seconds, 11) + 0.5 * chords(seconds, 13) + drum_hits(seconds, 12)
     noise = 0.01 * np.random.default_rng(14).standard_normal((2, source.size)).astype(np.float32)
     mixture = stereo(source, 0.8 * source) + noise
-    # One per analysis: centre/sides, percussive, noise floor, kick spans, bands.
+    # One per analysis: centre/sides, percussive, sustained, noise floor, hiss, kick spans,
+    # bands, and the kinds that combine them.
     texts = (
         "isolate the vocal",
         "extract the drums",
+        "isolate the keys",
+        "remove the background noise",
         "get rid of the hiss",
         "the kick",
         "the highs",
+        "the bass",
+        "the lead",
+        "the toms",
     )
     for text, null in zip(texts, _block_wise_nulls(mixture, texts, 4.0), strict=True):
         assert null <= -60.0, text

@@ -11,6 +11,7 @@ from samaudio_daw.separation.prompt_words import (
     is_removal,
     nearest_prompts,
     read_prompt,
+    vocabulary_text,
     words_of,
 )
 
@@ -23,10 +24,10 @@ from samaudio_daw.separation.prompt_words import (
         ("get rid of the 50 Hz buzz", "hum"),
         ("kill the ground-loop hum", "hum"),
         ("low hum", "hum"),
-        ("get rid of the hiss", "noise"),
+        ("get rid of the hiss", "hiss"),
         ("remove the background noise from the dialogue", "noise"),
-        ("reduce the tape hiss", "noise"),
-        ("high frequency hiss", "noise"),
+        ("reduce the tape hiss", "hiss"),
+        ("high frequency hiss", "hiss"),
         ("extract the drums", "drums"),
         ("pull out the drums", "drums"),
         ("extract the drums out of the mix", "drums"),
@@ -135,7 +136,7 @@ def test_a_preset_name_as_a_prompt_points_to_the_preset_option() -> None:
 
 
 def test_words_after_from_name_a_track_and_are_ignored() -> None:
-    assert read_prompt("remove the hiss from the interview") == "noise"
+    assert read_prompt("remove the hiss from the interview") == "hiss"
     assert read_prompt("take the hum out of Guitar DI 2") == "hum"
 
 
@@ -152,3 +153,10 @@ def test_words_after_from_name_a_track_and_are_ignored() -> None:
 )
 def test_removal_prompts_are_recognised(text: str, removal: bool) -> None:
     assert is_removal(text) is removal
+
+
+def test_the_vocabulary_listing_names_every_stem_and_example() -> None:
+    text = vocabulary_text()
+    for example, kind in EXAMPLES:
+        assert f"{kind}: " in text and repr(example) in text
+    assert "--backend sam-audio" in text and "--preset" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,8 +65,32 @@ def test_describe_does_not_import_torch() -> None:
         "info = SamAudioSeparator.describe()\n"
         "print(info.available, 'torch' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "SAMAUDIO_MODEL": str(REFERENCE.resolve())}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_describe_says_whether_a_model_is_configured_and_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SAMAUDIO_MODEL", raising=False)
+    info = SamAudioSeparator.describe()
+    assert not info.available and "no model set" in info.why_unavailable
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("SAMAUDIO_MODEL", str(tmp_path))
+    info = SamAudioSeparator.describe()
+    assert not info.available and "lacks checkpoint.pt" in info.why_unavailable
+    monkeypatch.setenv("SAMAUDIO_MODEL", str(tmp_path / "nowhere"))
+    assert not SamAudioSeparator.describe().available
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("SAMAUDIO_MODEL", "someone/not-downloaded")
+    info = SamAudioSeparator.describe()
+    assert not info.available and "not downloaded" in info.why_unavailable
+    monkeypatch.setenv("SAMAUDIO_MODEL", str(REFERENCE.resolve()))
+    info = SamAudioSeparator.describe()
+    assert info.available and "found" in info.summary
 
 
 def test_no_model_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:

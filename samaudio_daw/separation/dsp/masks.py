@@ -40,7 +40,7 @@ class MaskSettings:
     toms_below_hz: float = 400.0
     cymbals_above_hz: float = 5000.0
     sub_below_hz: float = 80.0
-    bass_below_hz: float = 200.0
+    bass_below_hz: float = 250.0
     highs_above_hz: float = 5000.0
     crossover_order: int = 4  # each band edge falls 24 dB per octave (in power)
     centre_span_s: float = 0.05  # time smoothing of the inter-channel similarity

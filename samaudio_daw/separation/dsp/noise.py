@@ -42,6 +42,11 @@ class NoiseSettings:
     # Pauses: frames whose whole spectrum is within ``pause_ratio`` of the floor hold
     # nothing but noise and are removed fully (up to twice that, gradually).
     pause_ratio: float = 2.0
+    # Hiss (tape, preamp) is white or tilted up: below ``hiss_above_hz`` its floor may
+    # rise by at most ``hiss_slope`` decades of power per decade of frequency over its
+    # level above, so the bass and chords under a hissy song are not taken for hiss.
+    hiss_above_hz: float = 2000.0
+    hiss_slope: float = 0.5
 
 
 def noise_floor(
@@ -61,15 +66,35 @@ def noise_floor(
     return floor
 
 
+def hiss_cap(
+    floor: np.ndarray, settings: StftSettings, sample_rate: int, noise: NoiseSettings
+) -> np.ndarray:
+    """``floor`` limited to the shape hiss can have: flat, or rising by ``hiss_slope`` below."""
+    freqs = settings.bin_frequencies_hz(sample_rate)
+    top = min(12000.0, 0.45 * sample_rate)
+    above = (freqs >= min(noise.hiss_above_hz, top / 2)) & (freqs < top)
+    level = np.median(floor[:, above], axis=1, keepdims=True)
+    rise = np.maximum(1.0, noise.hiss_above_hz / np.maximum(freqs, 1.0)) ** noise.hiss_slope
+    return np.minimum(floor, level * rise[np.newaxis, :].astype(np.float32))
+
+
 def noise_mask(
-    power: np.ndarray, settings: StftSettings, sample_rate: int, noise: NoiseSettings
+    power: np.ndarray,
+    settings: StftSettings,
+    sample_rate: int,
+    noise: NoiseSettings,
+    hiss: bool = False,
 ) -> np.ndarray:
     """Share of each cell that is stationary noise: a Wiener-style ratio, (frames, bins) float32.
 
     ``min(1, oversubtraction * floor / local power)``, where local power is smoothed
-    a little over time and frequency so the mask does not flicker (musical noise).
+    a little over time and frequency so the mask does not flicker (musical noise);
+    tonal peaks are kept, frames holding nothing but noise go entirely. With ``hiss``
+    the floor is limited to the spectral shape of hiss (see ``hiss_cap``).
     """
     floor = noise_floor(power, settings, sample_rate, noise)
+    if hiss:
+        floor = hiss_cap(floor, settings, sample_rate, noise)
     local = moving_mean(power, settings.frames_for(noise.local_span_s, sample_rate), 0)
     local = moving_mean(local, settings.bins_for(noise.local_span_hz, sample_rate), 1)
     np.maximum(local, np.finfo(np.float32).tiny, out=local)

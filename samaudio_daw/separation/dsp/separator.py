@@ -98,8 +98,9 @@ class DspSeparator:
         return BackendInfo(
             name="dsp",
             available=True,
-            summary="CPU signal processing, no model weights: hum, noise, drums, "
-            "sustained parts, centre/sides of a stereo mix, frequency regions",
+            summary="CPU signal processing, no model weights: hum, noise, hiss, drums and "
+            "kit pieces, keys/pads, bass line, lead line, centre/sides of a stereo mix, "
+            "frequency regions (all words: `samaudio-daw prompts`)",
             capabilities=CAPABILITIES,
         )
 
@@ -116,7 +117,7 @@ class DspSeparator:
         kinds = set(_read_prompts(prompts))
         masks, noise = self._dsp.masks, self._dsp.noise
         spans_s = [
-            noise_context_s(noise) if "noise" in kinds else 0.0,
+            noise_context_s(noise) if kinds & {"noise", "hiss"} else 0.0,
             max(masks.drum_span_s, masks.sustain_span_s, masks.kick_span_s) / 2
             if kinds & _HPSS_KINDS
             else 0.0,
@@ -367,8 +368,8 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         "lows": (None, masks.bass_below_hz),
         "highs": (masks.highs_above_hz, None),
     }
-    if kind == "noise":
-        return noise_mask(power, parts.stft, parts.sample_rate, noise)
+    if kind in ("noise", "hiss"):
+        return noise_mask(power, parts.stft, parts.sample_rate, noise, hiss=kind == "hiss")
     if kind == "centre":
         return parts.centre
     if kind == "sides":

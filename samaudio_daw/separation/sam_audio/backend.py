@@ -111,12 +111,17 @@ class SamAudioSeparator:
         missing = [
             name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None
         ]
+        found, note = model_status()
+        why = f"missing Python packages: {', '.join(missing)}" if missing else ""
+        if not found:
+            why = f"{why}; {note}" if why else note
         return BackendInfo(
             name="sam-audio",
-            available=not missing,
-            summary=f"Meta SAM-Audio, any text prompt, GPU recommended; {_model_note()}",
+            available=not missing and found,
+            summary="Meta SAM-Audio, any text prompt, GPU recommended"
+            + (f"; {note}" if found else ""),
             capabilities=("text prompts", "time spans", "stereo masks", "any sample rate"),
-            why_unavailable=f"missing Python packages: {', '.join(missing)}" if missing else "",
+            why_unavailable=why,
         )
 
     def check_prompts(self, prompts: Sequence[Prompt]) -> None:
@@ -236,14 +241,38 @@ def _warn_silenced(presence: Sequence[ChunkPresence], prompts: Sequence[Prompt])
             )
 
 
-def _model_note() -> str:
+def model_status() -> tuple[bool, str]:
+    """(found, one line): whether ``$SAMAUDIO_MODEL`` names a model that is on this machine.
+
+    A folder must hold config.json and checkpoint.pt; a hub id must be downloaded
+    already. Reads no weights and uses no network.
+    """
+    from samaudio_daw.separation.sam_audio import store
+    from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
+
     model = os.environ.get(MODEL_ENV, "").strip()
-    if model:
-        return f"model: {model} (from ${MODEL_ENV})"
-    return (
-        f"no model set: pass --model DIR_OR_HUB_ID or set ${MODEL_ENV} "
-        "(weights: request access to facebook/sam-audio-large on Hugging Face)"
-    )
+    if not model:
+        return False, (
+            f"no model set: pass --model DIR_OR_HUB_ID or set ${MODEL_ENV} "
+            "(weights: request access to facebook/sam-audio-large on Hugging Face)"
+        )
+    try:
+        where = store.parse_source(model)
+    except ModelNotFoundError as error:
+        return False, f"model {model!r} (from ${MODEL_ENV}) not found: {error}"
+    if isinstance(where, Path):
+        needed = (store.CONFIG_FILE, store.CHECKPOINT_FILE)
+        lacking = [name for name in needed if not (where / name).is_file()]
+        if lacking:
+            return False, f"model folder {where} (from ${MODEL_ENV}) lacks {', '.join(lacking)}"
+        return True, f"model: {where} (from ${MODEL_ENV}), found"
+    snapshot = store.installed_path(where)
+    if snapshot is None:
+        return False, (
+            f"model {model} (from ${MODEL_ENV}) is not downloaded on this machine yet; "
+            "it is fetched on first use"
+        )
+    return True, f"model: {model} (from ${MODEL_ENV}), downloaded at {snapshot}"
 
 
 def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
