@@ -134,13 +134,18 @@ def write_bytes_atomically(path: Path | str, data: bytes) -> Path:
     return commit_temp(temp, path)
 
 
-def read_regular_bytes(path: Path | str, max_bytes: int, what: str = "file") -> bytes:
+def read_regular_bytes(
+    path: Path | str, max_bytes: int, what: str = "file", follow_links: bool = False
+) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; OutputError naming it otherwise.
 
-    Opened without following a link and without blocking, so a FIFO or device planted
-    under the name can neither hang nor redirect the read. FileNotFoundError passes.
+    Opened without blocking, so a FIFO or device under the name cannot hang the read,
+    and (unless ``follow_links``: a file the user named) without following a link, so a
+    link planted in an output folder cannot redirect it. FileNotFoundError passes.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:

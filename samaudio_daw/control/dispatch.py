@@ -4,7 +4,9 @@ The dispatcher checks the token and the arguments (``parse_request``), calls the
 handler for the request's type and returns its replies. A refused request (bad
 arguments, a path outside the roots, a full queue, a bad manifest) is answered with
 ``/samaudio/error``; a handler that fails for any other reason is a bug: it is logged
-with its traceback and answered with an ``internal error`` line. Nothing escapes.
+with its traceback and answered with an ``internal error`` line. Nothing escapes but
+``TokenRefused``, which the server drops unanswered. Refusals are logged at most 20 a
+window (``ThrottledLog``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from typing import TypeAlias
 
 from samaudio_daw.control import osc_messages as msg
 from samaudio_daw.control.job_queue import Address, QueueClosed, QueueFull, UnknownJob
-from samaudio_daw.control.osc_messages import Incoming, Reply, Request, RequestError
+from samaudio_daw.control.osc_messages import (
+    Incoming,
+    Reply,
+    Request,
+    RequestError,
+    TokenRefused,
+)
 from samaudio_daw.control.paths import PathRefused
+from samaudio_daw.control.throttle import ThrottledLog
 
 Handler: TypeAlias = Callable[[Request, Address], Sequence[Reply]]
 """Takes a request and where its replies go; returns the replies to send now."""
@@ -49,13 +58,16 @@ class Dispatcher:
         self._token = token
         self._log = logger or logging.getLogger(__name__)
         self._refused = refused_error_types()
+        self._throttled = ThrottledLog(self._log)
 
     def dispatch(self, message: Incoming, reply_to: Address) -> tuple[Reply, ...]:
         """The replies to ``message``, which came from (or answers go to) ``reply_to``."""
         try:
             request = msg.parse_request(message, self._token)
+        except TokenRefused:
+            raise  # the server decides: no reply, and the sender's failure is counted
         except RequestError as error:
-            self._log.debug("refused %s from %s: %s", message.address[:80], reply_to, error)
+            self._throttled.debug("refused %s from %s: %s", message.address[:80], reply_to, error)
             return (msg.error("", str(error)),)
         handler = self._handlers.get(type(request))
         if handler is None:
@@ -63,7 +75,7 @@ class Dispatcher:
         try:
             return tuple(handler(request, reply_to))
         except self._refused as error:
-            self._log.info("refused %s from %s: %s", message.address, reply_to, error)
+            self._throttled.info("refused %s from %s: %s", message.address, reply_to, error)
             return (msg.error(_job_id_of(request), str(error)),)
         except Exception as error:  # a bug in a handler: log it whole, answer, keep serving
             self._log.exception("handler for %s failed", message.address)

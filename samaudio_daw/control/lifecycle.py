@@ -37,7 +37,7 @@ from samaudio_daw.control.service import ControlService, Separators, event_repli
 from samaudio_daw.errors import UserError
 from samaudio_daw.separation.backends import BackendOptions
 
-MIN_TOKEN_CHARS = 8
+MIN_TOKEN_CHARS = 16
 
 
 class ServeError(UserError):
@@ -68,9 +68,10 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ServeError(f"--osc-port must be within 0..65535, got {self.port}")
-        if self.token is not None and len(self.token) < MIN_TOKEN_CHARS:
+        if self.token is not None and len("".join(self.token.split())) < MIN_TOKEN_CHARS:
             raise ServeError(
-                f"--token must be at least {MIN_TOKEN_CHARS} characters; make one "
+                f"--token must have at least {MIN_TOKEN_CHARS} characters besides spaces; "
+                "make one "
                 'with: python -c "import secrets; print(secrets.token_urlsafe())"'
             )
         if self.token is None and not is_loopback(self.host):
@@ -162,7 +163,14 @@ def run_server(
     with closing(_bind(settings)) as sock:
         service = _service(settings, log)
         dispatcher = Dispatcher(service.handlers(), settings.token, log)
-        server = OscServer(sock, dispatcher, settings.replies, log, settings.max_packet_bytes)
+        server = OscServer(
+            sock,
+            dispatcher,
+            settings.replies,
+            log,
+            settings.max_packet_bytes,
+            token_required=settings.token is not None,
+        )
         on_event = event_sender(server, event_replies, settings.reaper, settings.done_file, log)
         queue = JobQueue(service.run, on_event, settings.max_waiting, logger=log)
         service.attach(queue)

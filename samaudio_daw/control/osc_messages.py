@@ -188,6 +188,10 @@ SIGNATURES = MappingProxyType(
 )
 
 
+class TokenRefused(RequestError):
+    """A message without the server's token: never answered, counted against its sender."""
+
+
 def _strip_token(message: Incoming, token: str | None) -> tuple[OscValue, ...]:
     """The arguments after the token; RequestError when a token is needed and not right."""
     if token is None:
@@ -197,8 +201,8 @@ def _strip_token(message: Incoming, token: str | None) -> tuple[OscValue, ...]:
     if not isinstance(given, str) or not hmac.compare_digest(
         given.encode("utf-8"), token.encode("utf-8")
     ):
-        raise RequestError(
-            f"{message.address}: missing or wrong token; this server needs the token "
+        raise TokenRefused(
+            f"{message.address[:200]}: missing or wrong token; this server needs the token "
             "as the first argument of every message"
         )
     return message.args[1:]
@@ -206,11 +210,11 @@ def _strip_token(message: Incoming, token: str | None) -> tuple[OscValue, ...]:
 
 def parse_request(message: Incoming, token: str | None = None) -> Request:
     """The request ``message`` asks for; RequestError saying what is wrong otherwise."""
+    args = _strip_token(message, token)  # first: nothing is said to a sender without it
     signature = SIGNATURES.get(message.address)
     if signature is None:
         known = ", ".join(SIGNATURES)
         raise RequestError(f"unknown address {message.address[:200]!r}; known: {known}")
-    args = _strip_token(message, token)
     if len(args) != len(signature.arg_names) or not all(isinstance(a, str) for a in args):
         given = Incoming(message.address, args).type_tags
         raise RequestError(

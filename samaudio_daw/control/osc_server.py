@@ -2,7 +2,8 @@
 
 Each datagram is size-checked and decoded with python-osc (``OscPacket``, which also
 unpacks bundles) before anything is dispatched; a datagram that is too big or does not
-decode is answered with ``/samaudio/error`` and dropped. Decoded messages go to the
+decode is answered with ``/samaudio/error`` and dropped (with ``--token``: dropped
+unanswered, as is any message without the right token). Decoded messages go to the
 dispatcher, whose replies are sent to the sender (or to ``--reply-host/--reply-port``).
 The job queue's events are sent the same way from its worker thread. SIGINT/SIGTERM
 stop the loop; the running job is cancelled (no partial files) and the server exits 0.
@@ -27,7 +28,8 @@ from pythonosc.osc_packet import OscPacket, ParseError
 from samaudio_daw.control import osc_messages as msg
 from samaudio_daw.control.dispatch import Dispatcher
 from samaudio_daw.control.job_queue import Address, JobEvent, JobFinished
-from samaudio_daw.control.osc_messages import Incoming, Reply
+from samaudio_daw.control.osc_messages import Incoming, Reply, TokenRefused
+from samaudio_daw.control.throttle import SenderLimiter, ThrottledLog
 
 MAX_PACKET_BYTES = 8192
 """Datagrams longer than this are refused unread (paths and prompts fit easily)."""
@@ -122,34 +124,14 @@ class ReaperTarget:
     action: Reply
 
 
-class ThrottledLog:
-    """Logs at most ``limit`` lines per ``window_s`` and then counts, so a flood of bad
-    packets cannot fill the disk or slow the loop."""
-
-    def __init__(self, logger: logging.Logger, limit: int = 20, window_s: float = 10.0) -> None:
-        self._log = logger
-        self._limit = limit
-        self._window_s = window_s
-        self._started = time.monotonic()
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def warning(self, text: str, *args: object) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._started >= self._window_s:
-                suppressed = self._count - self._limit
-                if suppressed > 0:
-                    self._log.warning("%d more warnings like these were not logged", suppressed)
-                self._started, self._count = now, 0
-            self._count += 1
-            if self._count > self._limit:
-                return
-        self._log.warning(text, *args)
-
-
 class OscServer:
-    """Moves datagrams: receive, decode, dispatch, send the replies. Nothing else."""
+    """Moves datagrams: receive, decode, dispatch, send the replies. Nothing else.
+
+    With ``token_required`` a datagram that does not prove the token (wrong or missing
+    token, or not decodable at all) gets no reply: a spoofed sender address cannot be
+    used to bounce traffic at a third party. Failures are counted per sender host; a
+    host with too many is ignored for a while, so the token cannot be guessed quickly.
+    """
 
     def __init__(
         self,
@@ -158,6 +140,8 @@ class OscServer:
         replies: ReplyPolicy,
         logger: logging.Logger,
         max_packet_bytes: int = MAX_PACKET_BYTES,
+        token_required: bool = False,
+        limiter: SenderLimiter | None = None,
     ) -> None:
         self._sock = sock
         self._dispatcher = dispatcher
@@ -165,6 +149,8 @@ class OscServer:
         self._log = logger
         self._bad = ThrottledLog(logger)
         self._max_packet_bytes = max_packet_bytes
+        self._token_required = token_required
+        self._limiter = limiter or SenderLimiter()
 
     @property
     def address(self) -> Address:
@@ -179,19 +165,37 @@ class OscServer:
             self._bad.warning("cannot send %s to %s: %s", reply.address, target, error)
 
     def handle(self, datagram: bytes, sender: Address) -> tuple[Reply, ...]:
-        """The replies to one datagram (an error for a bad one)."""
+        """The replies to one datagram (an error for a bad one, nothing for a refused one)."""
+        host = sender[0]
+        if self._token_required and not self._limiter.allows(host):
+            self._bad.warning(
+                "ignoring %s: too many bad datagrams or wrong tokens (%d dropped so far)",
+                host,
+                self._limiter.dropped,
+            )
+            return ()
         reply_to = self._replies.target(sender)
         try:
             messages = decode_datagram(datagram, self._max_packet_bytes)
         except BadDatagram as error:
+            self._limiter.failed(host)
             self._bad.warning("dropped a datagram from %s:%s: %s", sender[0], sender[1], error)
-            return (msg.error("", str(error)),)
+            return () if self._token_required else (msg.error("", str(error)),)
         except Exception as error:  # a decoder bug must not stop the server; keep its trace
             self._log.exception("decoding a datagram from %s:%s failed", sender[0], sender[1])
+            if self._token_required:
+                return ()
             return (msg.error("", f"internal error: {type(error).__name__}: {error}"),)
         replies: list[Reply] = []
         for message in messages:
-            replies += self._dispatcher.dispatch(message, reply_to)
+            try:
+                replies += self._dispatcher.dispatch(message, reply_to)
+            except TokenRefused:
+                self._limiter.failed(host)
+                self._bad.warning(
+                    "refused a message from %s:%s: missing or wrong token", sender[0], sender[1]
+                )
+                return ()  # nothing of an unproven datagram is answered
         return tuple(replies)
 
     def serve(self, stop: threading.Event) -> None:

@@ -23,6 +23,7 @@ from samaudio_daw.jobs.manifest import Job, JobItem
 from samaudio_daw.separation.backends import BackendOptions
 
 MAX_ITEM_NAME_CHARS = 200
+MAX_PATH_CHARS = 4096
 MAX_ITEMS = 100_000
 MAX_STEPS = 10_000
 MAX_CHUNK_S = 3600.0
@@ -72,9 +73,15 @@ def _check_number(value: object, where: str, low: float, high: float) -> None:
         raise JobRefused(f"{where}: {value!r} is not a finite number within {low:g}..{high:g}")
 
 
+def _check_path(path: Path | None, where: str) -> None:
+    if path is not None and ("\x00" in str(path) or len(str(path)) > MAX_PATH_CHARS):
+        raise JobRefused(f"{where}: {str(path)[:80]!r} is not a usable path (NUL or too long)")
+
+
 def check_item(item: JobItem, where: str) -> None:
-    """The item's name and numbers."""
+    """The item's name, path and numbers."""
     check_item_name(item.name, f"{where}.name")
+    _check_path(item.audio, f"{where}.audio")
     _check_number(item.position_s, f"{where}.position_s", 0.0, MAX_POSITION_S)
     _check_number(item.length_s, f"{where}.length_s", 0.0, MAX_POSITION_S)
     for number, span in enumerate(item.spans):
@@ -147,6 +154,14 @@ def check_job(
         raise JobRefused(f"{source}: items: {len(job.items)} items, over the limit of {MAX_ITEMS}")
     for index, item in enumerate(job.items):
         check_item(item, f"{source}: items[{index}]")
+    for path, field in (
+        (job.output_dir, "output_dir"),
+        (job.project, "project"),
+        (job.status_file, "status_file"),
+    ):
+        _check_path(path, f"{source}: {field}")
+    if job.backend_options.model is not None:
+        _check_path(Path(job.backend_options.model), f"{source}: backend_options.model")
     check_backend_options(job.backend_options, f"{source}: backend_options")
     if roots is None:
         return job

@@ -110,7 +110,7 @@ def _item_from_json(entry: dict[str, Any], base: Path) -> JobItem:
 def load_job(path: Path) -> Job:
     """Read and check a job manifest; relative paths are taken from its folder."""
     try:
-        data = read_regular_bytes(path, MAX_MANIFEST_BYTES, "job manifest")
+        data = read_regular_bytes(path, MAX_MANIFEST_BYTES, "job manifest", follow_links=True)
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such job manifest") from None
     except UserError as error:

@@ -9,6 +9,7 @@ runs one job over all of them, and writes ``<project>-stems.rpp`` beside the ste
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from samaudio_daw import __version__
-from samaudio_daw.audio.io import BitDepth, StemWriter, audio_info
+from samaudio_daw.audio.io import AudioFileError, BitDepth, StemWriter, audio_info, check_finite
 from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
@@ -32,6 +33,7 @@ from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
 from samaudio_daw.project.timeline import (
+    RenderError,
     SourceSpan,
     approximations,
     item_source_blocks,
@@ -314,29 +316,77 @@ def _job_item(
     )
 
 
+class _NothingRendered(Exception):
+    """An item or track whose section renders to no audio frames at all."""
+
+
 def _write_blocks(path: Path, blocks: Iterator[np.ndarray], sample_rate: int) -> Path:
-    """Write float blocks (channels, frames) to ``path`` as they come; returns the path."""
-    first = next(blocks)
+    """Write float blocks (channels, frames) to ``path`` as they come; returns the path.
+
+    A NaN or infinite sample (from a broken media file) is an AudioFileError naming the
+    time; nothing is left behind.
+    """
+    first = next(blocks, None)
+    if first is None or first.shape[1] == 0:
+        raise _NothingRendered()
     with StemWriter(path, sample_rate, first.shape[0], "float") as writer:
-        writer.write(first)
-        for block in blocks:
+        done = 0
+        for block in itertools.chain([first], blocks):
+            check_finite(block, path, done, sample_rate)
             writer.write(block)
+            done += block.shape[1]
         return writer.commit()
 
 
+_UNUSABLE = (AudioFileError, RenderError, _NothingRendered)
+
+
+def _unrenderable(error: Exception, media: str) -> str:
+    """Why a section cannot be separated, in the producer's words (not the work file's)."""
+    if isinstance(error, _NothingRendered):
+        return "renders no audio (zero length)"
+    if isinstance(error, AudioFileError):
+        return f"{media}: {error.problem}"
+    return str(error)
+
+
 def render_sections(
-    plan: ProjectPlan, mode: RenderMode, prefix: str, work: WorkFolder
+    plan: ProjectPlan,
+    mode: RenderMode,
+    prefix: str,
+    work: WorkFolder,
+    skipped: list[Skipped] | None = None,
 ) -> list[JobItem]:
     """Render what each planned track plays to float WAVs in this run's work folder,
-    block by block: item mode each item's source span, track mode the track's timeline."""
+    block by block: item mode each item's source span, track mode the track's timeline.
+
+    With a ``skipped`` list, an item (or track) whose audio cannot be used (NaN samples,
+    unreadable media, no audio) is listed there with its reason and left out; without
+    one the error is raised.
+    """
     project, rate = plan.project, plan.project.sample_rate
     items: list[JobItem] = []
+
+    def skip(track: Track, item: Item | None, error: Exception) -> None:
+        if skipped is None or not isinstance(error, _UNUSABLE):
+            raise error
+        media = _source_label(item, track)
+        label = _item_label(item) if item else None
+        guid = (item.guid or None) if item else None
+        reason = _unrenderable(error, media)
+        skipped.append(Skipped(project.path.name, track.name, label, guid, reason))
+
     for track_plan in plan.tracks:
-        base = f"{prefix}{_slug(track_plan.track.name)}-t{track_plan.track.index + 1:02d}"
+        track = track_plan.track
+        base = f"{prefix}{_slug(track.name)}-t{track.index + 1:02d}"
         if mode == "track":
-            start_s, end_s = track_span(track_plan.track)
-            blocks = track_blocks(track_plan.track, project, start_s, end_s)
-            path = _write_blocks(work.file(f"{base}.wav"), blocks, rate)
+            start_s, end_s = track_span(track)
+            blocks = track_blocks(track, project, start_s, end_s)
+            try:
+                path = _write_blocks(work.file(f"{base}.wav"), blocks, rate)
+            except _UNUSABLE as error:
+                skip(track, None, error)
+                continue
             regions = _spans(project, start_s, end_s - start_s)
             items.append(
                 _job_item(
@@ -346,7 +396,12 @@ def render_sections(
             continue
         for item in track_plan.items:
             name = f"{base}-i{item.index + 1:02d}"
-            path = _write_blocks(work.file(f"{name}.wav"), item_source_blocks(item, rate), rate)
+            try:
+                blocks = item_source_blocks(item, rate)
+                path = _write_blocks(work.file(f"{name}.wav"), blocks, rate)
+            except _UNUSABLE as error:
+                skip(track, item, error)
+                continue
             span = source_span(item)
             regions = _source_spans(project, item, span)
             items.append(
@@ -474,17 +529,22 @@ def _separate_sections(
     separator: Separator | None,
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
+    unusable: list[Skipped],
 ) -> dict[str, Any]:
-    """Render the planned items' audio, separate it as one job; returns the result manifest."""
+    """Render the planned items' audio, separate it as one job; returns the result manifest.
+
+    Items whose audio turns out unusable while rendering are added to ``unusable``.
+    """
     output_dir = plans[0].output_dir
     items: list[JobItem] = []
     for plan in plans:
         prefix = f"{_slug(plan.label or plan.project.path.stem)}-" if len(plans) > 1 else ""
-        items += render_sections(plan, settings.mode, prefix, work)
+        items += render_sections(plan, settings.mode, prefix, work, unusable)
+    skipped = [*(s for plan in plans for s in plan.skipped), *unusable]
     extra: dict[str, Any] = {
         "project": str(plans[0].project.path),
         "sample_rate": plans[0].project.sample_rate,
-        "skipped": [s.to_dict() for plan in plans for s in plan.skipped],
+        "skipped": [s.to_dict() for s in skipped],
         "missing_media": [m.to_dict() for plan in plans for m in plan.missing_media],
         "notes": [note for plan in plans for note in render_notes(plan, settings.mode)],
         "stems_project": stems_project_path(plans[0]).name,
@@ -535,14 +595,17 @@ def _render_folder(
     with hold_output_dir(output_dir, wait=settings.wait):
         check_stems_projects(plans)
         work = WorkFolder.create(output_dir)
+        unusable: list[Skipped] = []
         try:
-            result = _separate_sections(plans, work, library, settings, separator, progress, cancel)
+            result = _separate_sections(
+                plans, work, library, settings, separator, progress, cancel, unusable
+            )
         finally:  # rendered sections are only inputs: never leave them behind
             work.remove()
         written = tuple(
             write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
         )
-    skipped = tuple(s for plan in plans for s in plan.skipped)
+    skipped = (*(s for plan in plans for s in plan.skipped), *unusable)
     return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
 
 

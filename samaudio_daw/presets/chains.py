@@ -14,6 +14,7 @@ maps arrays to arrays.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,14 @@ def _coerce(value: ParamValue, parameter: PluginParameter, base_dir: Path | None
         if not isinstance(value, str):
             raise ValueError(f"is {value!r}", "a file path in quotes")
         path = Path(value).expanduser()
-        return str(base_dir / path if base_dir and not path.is_absolute() else path)
+        path = base_dir / path if base_dir and not path.is_absolute() else path
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            raise ValueError(f"{path} does not exist", "an existing audio file") from None
+        if not stat.S_ISREG(mode):  # a FIFO or device would hang or never end
+            raise ValueError(f"{path} is not a regular file", "an audio file") from None
+        return str(path)
     if type_text.startswith("pedalboard_native."):
         return _enum_value(value, parameter)
     return value

@@ -65,10 +65,26 @@ def load_preset(path: Path | str) -> Preset:
     The preset's name defaults to the file name without ``.toml`` and must equal it when
     given. VST3 plugins are not loaded here (see ``check_preset_files``).
     """
-    path = Path(path)
-    preset = preset_from_dict(read_toml(path), source_path=path, default_name=path.stem)
+    preset = read_preset(path)
     check_preset_plugins(preset)
     return preset
+
+
+def read_preset(path: Path | str) -> Preset:
+    """The preset in ``path``, its values checked but its plugins not built yet."""
+    path = Path(path)
+    return preset_from_dict(read_toml(path), source_path=path, default_name=path.stem)
+
+
+@dataclass(frozen=True)
+class BrokenPreset:
+    """A preset file that could not be read: its name (from the file) and its error.
+
+    A library keeps it under its name, so only a run that asks for that preset fails.
+    """
+
+    name: str
+    error: PresetError
 
 
 def preset_files(folder: Path) -> tuple[Path, ...]:
@@ -81,6 +97,17 @@ def preset_files(folder: Path) -> tuple[Path, ...]:
 def load_folder(folder: Path) -> tuple[Preset, ...]:
     """Every preset in ``folder``, by file name; raises the first PresetError."""
     return tuple(load_preset(path) for path in preset_files(folder))
+
+
+def read_folder(folder: Path) -> tuple[Preset | BrokenPreset, ...]:
+    """Every preset in ``folder``, unbuilt; a file that cannot be read is a BrokenPreset."""
+    entries: list[Preset | BrokenPreset] = []
+    for path in preset_files(folder):
+        try:
+            entries.append(read_preset(path))
+        except PresetError as error:
+            entries.append(BrokenPreset(path.stem.strip().lower(), error))
+    return tuple(entries)
 
 
 def shipped_presets_dir() -> Path:
@@ -118,7 +145,11 @@ class PresetLibrary:
 
     presets: tuple[Preset, ...]
     replaced: tuple[Preset, ...] = ()
+    broken: tuple[BrokenPreset, ...] = ()
     _by_name: Mapping[str, Preset] = field(init=False, repr=False, compare=False)
+    _built: dict[str, PresetError | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for what, values in (("presets", self.presets), ("replaced", self.replaced)):
@@ -132,24 +163,53 @@ class PresetLibrary:
         object.__setattr__(self, "_by_name", MappingProxyType(by_name))
 
     @classmethod
-    def from_layers(cls, layers: Sequence[Sequence[Preset]]) -> PresetLibrary:
-        """A library from preset groups in reading order; a later preset of a name wins."""
-        winners: dict[str, Preset] = {}
+    def from_layers(cls, layers: Sequence[Sequence[Preset | BrokenPreset]]) -> PresetLibrary:
+        """A library from preset groups in reading order; a later preset of a name wins.
+
+        A broken preset wins its name too: asking for it raises its error rather than
+        quietly using an earlier preset of that name.
+        """
+        winners: dict[str, Preset | BrokenPreset] = {}
         replaced: list[Preset] = []
         for layer in layers:
             for preset in layer:
-                if preset.name in winners:
-                    replaced.append(winners[preset.name])
+                earlier = winners.get(preset.name)
+                if isinstance(earlier, Preset):
+                    replaced.append(earlier)
                 winners[preset.name] = preset
-        return cls(tuple(winners.values()), tuple(replaced))
+        good = tuple(p for p in winners.values() if isinstance(p, Preset))
+        broken = tuple(p for p in winners.values() if isinstance(p, BrokenPreset))
+        return cls(good, tuple(replaced), broken)
 
     def names(self) -> tuple[str, ...]:
         """The preset names, sorted."""
         return tuple(preset.name for preset in self.presets)
 
     def find(self, name: str) -> Preset | None:
-        """The preset called ``name`` (case and surrounding spaces ignored), or None."""
-        return self._by_name.get(name.strip().lower())
+        """The preset called ``name`` (case and surrounding spaces ignored), or None.
+
+        Its plugins are built on first use; a preset that is broken (its file, or a
+        plugin) raises its PresetError, so only runs that use it fail.
+        """
+        key = name.strip().lower()
+        for broken in self.broken:
+            if broken.name == key:
+                raise broken.error
+        preset = self._by_name.get(key)
+        if preset is not None:
+            self._build_once(preset)
+        return preset
+
+    def _build_once(self, preset: Preset) -> None:
+        if preset.name not in self._built:
+            try:
+                check_preset_plugins(preset)
+                self._built[preset.name] = None
+            except PresetError as failure:
+                self._built[preset.name] = failure
+        problem = self._built[preset.name]
+        if problem is not None:
+            raise problem
 
     def get(self, name: str) -> Preset:
         """The preset called ``name``; PresetError listing the known names otherwise."""
@@ -168,7 +228,11 @@ class PresetLibrary:
         return tuple(preset for preset in self.replaced if preset.name == name)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.find(name) is not None
+        """Whether a preset of that name exists (broken ones too: asking for one fails)."""
+        if not isinstance(name, str):
+            return False
+        key = name.strip().lower()
+        return key in self._by_name or any(broken.name == key for broken in self.broken)
 
     def __iter__(self) -> Iterator[Preset]:
         return iter(self.presets)
@@ -179,7 +243,7 @@ class PresetLibrary:
 
 def library_from_dirs(folders: Sequence[Path]) -> PresetLibrary:
     """A library of every preset in ``folders``, read in order; later folders win."""
-    return PresetLibrary.from_layers([load_folder(folder) for folder in folders])
+    return PresetLibrary.from_layers([read_folder(folder) for folder in folders])
 
 
 def default_library(
@@ -187,8 +251,9 @@ def default_library(
 ) -> PresetLibrary:
     """Shipped presets, then ``SAMAUDIO_PRESETS`` folders, then ``user_dirs``; later wins.
 
-    ``environ`` defaults to ``os.environ``. Raises the first PresetError of any file;
-    ``check_preset_files`` reports them all.
+    ``environ`` defaults to ``os.environ``. Presets are read, not built: a broken one
+    fails only when asked for (``check_preset_files`` reports them all); a missing
+    folder is a PresetError at once.
     """
     return library_from_dirs(preset_dirs(user_dirs, environ))
 

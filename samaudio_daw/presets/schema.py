@@ -13,6 +13,7 @@ what was expected.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,49 @@ class FrozenParams(Mapping[str, ParamValue]):
         return f"FrozenParams({dict(self._items)!r})"
 
 
+# Ranges by the parameter's name (pedalboard spells units in names): wide enough for
+# every sensible setting, narrow enough that a typo cannot make a stem of NaN or silence.
+_PARAM_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("_hz", 0.0, 200_000.0),
+    ("_db", -200.0, 200.0),
+    ("_ms", 0.0, 600_000.0),
+    ("_seconds", 0.0, 600.0),
+    ("semitones", -96.0, 96.0),
+    ("ratio", 1.0, 1000.0),
+    ("q", 0.0, 1000.0),
+    ("bit_depth", 1.0, 32.0),
+    ("sample_rate", 1.0, 1_536_000.0),
+    ("mix", 0.0, 1.0),
+    ("level", 0.0, 1.0),
+    ("room_size", 0.0, 1.0),
+    ("damping", 0.0, 1.0),
+    ("width", 0.0, 1.0),
+    ("feedback", -1.0, 1.0),
+    ("resonance", 0.0, 1.0),
+    ("depth", 0.0, 1.0),
+    ("freeze_mode", 0.0, 1.0),
+)
+_MAX_ABS_PARAM = 1e9  # VST3 values and parameters not listed above
+
+
+def check_param_value(key: str, value: ParamValue, vst3: bool = False) -> None:
+    """A plugin parameter's number must be finite and within its kind's range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if not math.isfinite(value):
+        raise PresetError("", key, f"is {value!r}", "a finite number")
+    low, high = -_MAX_ABS_PARAM, _MAX_ABS_PARAM
+    if not vst3:
+        for ending, low_end, high_end in _PARAM_RANGES:
+            if key == ending or key.endswith(ending):
+                low, high = low_end, high_end
+                break
+    if not low <= value <= high:
+        raise PresetError(
+            "", key, f"is {value!r}, out of range", f"a number within {low:g}..{high:g}"
+        )
+
+
 @dataclass(frozen=True)
 class PluginSpec:
     """One plugin of a chain, not yet loaded.
@@ -195,6 +239,8 @@ class PluginSpec:
     def _check_values(self) -> None:
         if not self.kind.strip():
             raise PresetError("", "plugin", "is empty", "a pedalboard plugin class or 'vst3'")
+        for key, value in self.params.items():
+            check_param_value(key, value, vst3=self.is_vst3)
         if self.is_vst3 and self.path is None:
             raise PresetError("", "path", "is missing for a VST3 plugin", "path = '...vst3'")
         if not self.is_vst3 and (self.path is not None or self.plugin_name is not None):

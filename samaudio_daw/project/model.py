@@ -48,6 +48,11 @@ class ProjectFormatError(UserError, ValueError):
     """A project value that cannot be read; the message names file, line and place."""
 
 
+MAX_FOLDER_DEPTH = 1000
+MAX_SAMPLE_RATE = 1_536_000
+MAX_TIMELINE_S = 1e6  # about 11 days: longer than any session, short of absurd
+
+
 def check_finite(name: str, value: float) -> None:
     """ValueError naming ``name`` unless ``value`` is a finite number."""
     if not math.isfinite(value):
@@ -221,6 +226,13 @@ class Item:
 
     def __post_init__(self) -> None:
         check_finite("item position_s", self.position_s)
+        if self.position_s < 0:
+            raise ValueError(
+                f"item position_s {self.position_s:g} is before the project start (negative)"
+            )
+        for name, value in (("position_s", self.position_s), ("length_s", self.length_s)):
+            if value > MAX_TIMELINE_S:
+                raise ValueError(f"item {name} {value:g} is over {MAX_TIMELINE_S:g} s")
         _check_not_negative("item length_s", self.length_s)
         check_finite("item volume", self.volume)
         if self.takes and not 0 <= self.active_take_index < len(self.takes):
@@ -294,8 +306,11 @@ class Project:
     )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
-            raise ValueError(f"sample_rate must be a positive int, got {self.sample_rate!r}")
+        if not isinstance(self.sample_rate, int) or not 0 < self.sample_rate <= MAX_SAMPLE_RATE:
+            raise ValueError(
+                f"sample_rate must be a positive int up to {MAX_SAMPLE_RATE}, "
+                f"got {self.sample_rate!r}"
+            )
         check_finite("tempo_bpm", self.tempo_bpm)
         if self.tempo_bpm <= 0:
             raise ValueError(f"tempo_bpm must be positive, got {self.tempo_bpm}")
@@ -360,8 +375,25 @@ def _float(node: RppNode, key: str, index: int, default: float, ctx: _Context) -
     return value
 
 
+def _number(text: str) -> float | None:
+    """``text`` as a finite number within the range of exact integers, else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and abs(value) <= _MAX_EXACT else None
+
+
+_MAX_EXACT = float(2**53)
+
+
 def _int(node: RppNode, key: str, index: int, default: int, ctx: _Context) -> int:
     value = _float(node, key, index, float(default), ctx)
+    if abs(value) > _MAX_EXACT:
+        line = node.line(key)
+        raise ctx.error(
+            line.line_number if line else None, f"{key} field {index + 1} {value:g} is out of range"
+        )
     return int(value)
 
 
@@ -435,13 +467,13 @@ def _markers_and_regions(
         values = line.values
         if len(values) < 2:
             raise ctx.error(line.line_number, "MARKER needs an index and a position")
-        try:
-            index, position_s = int(float(values[0])), float(values[1])
-            flags = int(float(values[3])) if len(values) > 3 else 0
-        except ValueError:
+        numbers = [_number(text) for text in (values[0], values[1], *values[3:4])]
+        if any(number is None for number in numbers):
             raise ctx.error(
-                line.line_number, f"MARKER values {values[:4]} are not numbers"
-            ) from None
+                line.line_number, f"MARKER values {list(values[:4])} are not finite numbers"
+            )
+        index, position_s = int(numbers[0] or 0), float(numbers[1] or 0.0)
+        flags = int(numbers[2] or 0) if len(numbers) > 2 else 0
         name = values[2] if len(values) > 2 else ""
         if not flags & 1:
             markers.append(_make(ctx, line.line_number, Marker, index, position_s, name))
@@ -464,7 +496,15 @@ def _tracks(
     for index, node in enumerate(tree.find_all("TRACK")):
         track = _track(node, index, max(depth, 0), ctx, resolve)
         tracks.append(track)
+        # REAPER closes at most the folders that are open; deeper than any real session
+        # (a hostile ISBUS 1 100000000) is refused rather than carried into indentation.
         depth += track.folder_delta
+        if abs(depth) > MAX_FOLDER_DEPTH:
+            raise ctx.error(
+                track.line_number,
+                f"track {index + 1} {track.name!r}: folders nested {depth} deep, over the "
+                f"limit of {MAX_FOLDER_DEPTH} (ISBUS)",
+            )
     return tuple(tracks)
 
 

@@ -19,12 +19,21 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from samaudio_daw.errors import UserError
-from samaudio_daw.files import write_bytes_atomically
+from samaudio_daw.errors import OutputError, UserError
+from samaudio_daw.files import read_regular_bytes, write_bytes_atomically
 
 QUOTES = "\"'`"
 _LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|)")
 _INDENT_UNIT = "  "
+# Far above real projects (a large session is ~100k lines, a few thousand blocks, depth
+# under 20), low enough that a hostile file is refused in well under a second.
+MAX_PROJECT_BYTES = 256 * 1024 * 1024
+MAX_LINES = 1_000_000
+MAX_BLOCKS = 100_000
+MAX_DEPTH = 100
+MAX_TRACKS = 10_000
+_BLOCK_OPEN_RE = re.compile(r"^[ \t]*<", re.MULTILINE)
+_TRACK_OPEN_RE = re.compile(r"^[ \t]*<TRACK\b", re.MULTILINE)
 
 
 class RppParseError(UserError, ValueError):
@@ -35,6 +44,10 @@ class RppParseError(UserError, ValueError):
         self.source = source
         self.line_number = line_number
         self.problem = problem
+
+
+class ProjectReadError(UserError, OSError):
+    """A project file that cannot be read at all (missing, a folder, a FIFO, too large)."""
 
 
 def tokenize(text: str) -> tuple[list[str], list[bool]]:
@@ -104,6 +117,8 @@ class RppLine:
     starting with ``|`` (notes, code) are opaque: one token, the text after the
     indentation, written back as is. Blank lines have no tokens.
     """
+
+    __slots__ = ("_tokens", "_quoted", "raw", "indent", "ending", "line_number")
 
     def __init__(
         self,
@@ -193,6 +208,19 @@ class RppNode:
     The root node returned by :func:`loads` also keeps what surrounds the block in
     the file: a byte-order mark and any blank lines before or after it.
     """
+
+    __slots__ = (
+        "_tag",
+        "_params",
+        "_params_quoted",
+        "children",
+        "open_line",
+        "close_line",
+        "line_number",
+        "bom",
+        "before",
+        "after",
+    )
 
     def __init__(
         self,
@@ -339,6 +367,7 @@ def loads(text: str, *, source: str = "<string>") -> RppNode:
     Raises RppParseError for an unclosed block, a stray ``>``, text outside the
     top-level block, or no block at all.
     """
+    _check_size(text, source)
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     stack: list[RppNode] = []
     root: RppNode | None = None
@@ -349,7 +378,7 @@ def loads(text: str, *, source: str = "<string>") -> RppNode:
         line = RppLine.parse(line_text, ending, number)
         stripped = line_text.strip()
         if stack:
-            _add_to_open_block(stack, line, stripped)
+            _add_to_open_block(stack, line, stripped, source)
         elif not stripped:
             (after if root is not None else before).append(line)
         elif root is not None:
@@ -380,6 +409,25 @@ def loads(text: str, *, source: str = "<string>") -> RppNode:
     return root
 
 
+def _check_size(text: str, source: str) -> None:
+    """Refuse absurd line or block counts before building anything (bounded time, memory)."""
+    lines = text.count("\n") + text.count("\r") - text.count("\r\n")
+    if lines > MAX_LINES:
+        raise RppParseError(
+            source, 1, f"{lines} lines, over the limit of {MAX_LINES}; not a project to render"
+        )
+    blocks = sum(1 for _ in _BLOCK_OPEN_RE.finditer(text))
+    if blocks > MAX_BLOCKS:
+        raise RppParseError(
+            source, 1, f"{blocks} blocks, over the limit of {MAX_BLOCKS}; not a project to render"
+        )
+    tracks = sum(1 for _ in _TRACK_OPEN_RE.finditer(text))
+    if tracks > MAX_TRACKS:
+        raise RppParseError(
+            source, 1, f"{tracks} tracks, over the limit of {MAX_TRACKS}; not a project to render"
+        )
+
+
 def _open_node(line: RppLine) -> RppNode:
     tag = line.tokens[0][1:]
     return RppNode(
@@ -391,10 +439,16 @@ def _open_node(line: RppLine) -> RppNode:
     )
 
 
-def _add_to_open_block(stack: list[RppNode], line: RppLine, stripped: str) -> None:
+def _add_to_open_block(stack: list[RppNode], line: RppLine, stripped: str, source: str) -> None:
     if stripped == ">":
         stack.pop().close_line = line
     elif stripped.startswith("<"):
+        if len(stack) >= MAX_DEPTH:
+            raise RppParseError(
+                source,
+                line.line_number or 0,
+                f"blocks nested more than {MAX_DEPTH} deep; not a project to render",
+            )
         node = _open_node(line)
         stack[-1].append(node)
         stack.append(node)
@@ -446,9 +500,13 @@ def load(path: Path | str) -> RppNode:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path, MAX_PROJECT_BYTES, "project file", follow_links=True)
+    except OutputError as error:  # a FIFO, a link, a folder, too large
+        raise ProjectReadError(str(error)) from None
     except OSError as error:
-        raise OSError(f"{path}: cannot read the project file ({error.strerror})") from error
+        raise ProjectReadError(
+            f"{path}: cannot read the project file ({error.strerror or error})"
+        ) from None
     return loads(data.decode("utf-8", errors="surrogateescape"), source=str(path))
 
 

@@ -126,6 +126,8 @@ def skip_reason(item: Item) -> str | None:
     take = item.active_take
     if take is None or take.source is None:
         return "empty item (no take or source)"
+    if item.length_s <= 0:
+        return "zero-length item"
     media = take.source.media
     if media.kind == "MIDI":
         return "MIDI item"

@@ -18,7 +18,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "midi-map.toml"
     "args, problem",
     [
         (["--osc-host", "0.0.0.0"], "give --token"),
-        (["--token", "short"], "at least 8 characters"),
+        (["--token", "short"], "at least 16 characters"),
+        (["--token", " " * 40], "at least 16 characters"),
+        (["--token", "a b c d e f g h i j k l m n o"], "besides spaces"),
         (["--reaper-port", "8000"], "--reaper-port and --on-done-action go together"),
         (["--reaper-port", "8000", "--on-done-action", "rm -rf"], "command id"),
         (["--midi-map", str(EXAMPLE)], "MIDI needs both a port"),

@@ -254,16 +254,40 @@ def token_server(launched: Any) -> Iterator[Any]:
     assert running.stop(signal.SIGINT) == 0, running.log()  # Ctrl-C stops it cleanly too
 
 
-def test_token_is_required_as_first_argument(token_server: Any, make_client: Any) -> None:
+def test_token_is_required_and_a_refused_datagram_gets_no_reply(
+    token_server: Any, make_client: Any
+) -> None:
     client = make_client(token_server.port)
     for args in [(), ("wrong-token-value",), (TOKEN[:-1],), (123,)]:
-        address, reply = client.ask("/samaudio/ping", *args)
-        assert address == "/samaudio/error" and "missing or wrong token" in reply[1]
+        client.send("/samaudio/ping", *args)
+    client.send("/samaudio/separate", "take.wav", "de-hum", "out")  # a path is not the token
+    client.send("/elsewhere", "x")  # not even "unknown address" without the token
+    client.send_raw(b"\x01")  # a 1-byte datagram: nothing to bounce at a spoofed sender
+    client.send_raw(b"/" + b"x" * 9000)
+    assert client.receive(1.0) is None
     assert client.ask("/samaudio/ping", TOKEN) == ("/samaudio/pong", [])
-    address, reply = client.ask("/samaudio/separate", "take.wav", "de-hum", "out")
-    assert "missing or wrong token" in reply[1]  # the input file is not the token
     address, reply = client.ask("/samaudio/separate", TOKEN, "take.wav", "de-hum")
-    assert "wrong arguments" in reply[1]
+    assert "wrong arguments" in reply[1]  # with the token, mistakes are explained
+    assert token_server.log().count("wrong token") <= 20
+
+
+def test_token_guesses_are_rate_limited_per_sender(token_server: Any, make_client: Any) -> None:
+    client = make_client(token_server.port)
+    time.sleep(10.5)  # the earlier test's failures leave the window
+    started = time.monotonic()
+    for guess in range(200):
+        client.send("/samaudio/ping", f"guess-{guess:05d}-xxxxxxxx")
+    client.send("/samaudio/ping", TOKEN)  # right, but this host is blocked for now
+    assert client.receive(1.0) is None
+    deadline = started + 30
+    while time.monotonic() < deadline:  # unblocked once its failures leave the window
+        client.send("/samaudio/ping", TOKEN)
+        if client.receive(0.5) is not None:
+            break
+    assert time.monotonic() - started >= 9.0, "200 guesses were not slowed down"
+    assert client.ask("/samaudio/ping", TOKEN) == ("/samaudio/pong", [])
+    log = token_server.log()
+    assert "dropped so far" in log and log.count("\n") < 200
 
 
 def test_token_job_runs(token_server: Any, make_client: Any, studio: Any) -> None:

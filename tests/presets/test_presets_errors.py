@@ -79,8 +79,33 @@ BAD_PRESETS = [
     (
         "plugin-value-out-of-range",
         '[[pre_chain]]\nplugin = "Reverb"\nroom_size = 5\n' + STEM,
+        "pre_chain[0].room_size",
+        "out of range",
+    ),
+    (
+        "plugin-value-rejected-by-the-plugin",
+        '[[pre_chain]]\nplugin = "MP3Compressor"\nvbr_quality = 20\n' + STEM,
         "pre_chain[0]",
-        "Reverb rejected its parameters",
+        "MP3Compressor rejected its parameters",
+    ),
+    (
+        "plugin-value-nan",
+        '[[stems]]\nname = "x"\nprompt = "x"\n[[stems.post_chain]]\nplugin = "Gain"\n'
+        "gain_db = nan\n",
+        "stems[0].post_chain[0].gain_db",
+        "a finite number",
+    ),
+    (
+        "plugin-value-inf",
+        '[[pre_chain]]\nplugin = "HighpassFilter"\ncutoff_frequency_hz = -inf\n' + STEM,
+        "pre_chain[0].cutoff_frequency_hz",
+        "a finite number",
+    ),
+    (
+        "plugin-value-negative-frequency",
+        '[[pre_chain]]\nplugin = "LowpassFilter"\ncutoff_frequency_hz = -5\n' + STEM,
+        "pre_chain[0].cutoff_frequency_hz",
+        "out of range",
     ),
     (
         "bad-enum-value",

@@ -12,6 +12,7 @@ from samaudio_daw.presets import (
     PRESETS_ENV_VAR,
     PresetError,
     PresetLibrary,
+    check_preset_files,
     default_library,
     load_preset,
     preset_dirs,
@@ -80,13 +81,42 @@ def test_missing_user_folder_is_an_error(tmp_path: Path) -> None:
         default_library([tmp_path / "nowhere"], environ={})
 
 
-def test_a_broken_user_preset_stops_loading_with_its_file_named(
+def test_a_broken_user_preset_fails_only_the_runs_that_use_it(
     write_preset: WritePreset,
 ) -> None:
     path = write_preset("broken", "stems = 3\n")
-    with pytest.raises(PresetError) as caught:
-        default_library([path.parent], environ={})
-    assert str(caught.value).startswith(f"{path}: stems: ")
+    library = default_library([path.parent], environ={})
+    assert library.get("de-hum").name == "de-hum"  # every other preset still works
+    assert "broken" in library and "broken" not in library.names()
+    for ask in (library.get, library.find):
+        with pytest.raises(PresetError) as caught:
+            ask("broken")
+        assert str(caught.value).startswith(f"{path}: stems: ")
+
+
+def test_a_broken_user_preset_replaces_the_shipped_one_of_its_name(
+    write_preset: WritePreset,
+) -> None:
+    path = write_preset("de-hum", "stems = 3\n")
+    library = default_library([path.parent], environ={})
+    with pytest.raises(PresetError, match="stems"):
+        library.get("de-hum")  # never the shipped de-hum in its place
+
+
+def test_an_impulse_response_that_is_a_fifo_fails_only_its_preset_without_hanging(
+    write_preset: WritePreset,
+) -> None:
+    path = write_preset(
+        "roomy",
+        '[[stems]]\nname = "v"\nprompt = "voice"\n[[stems.post_chain]]\n'
+        'plugin = "Convolution"\nimpulse_response_filename = "ir.wav"\n',
+    )
+    os.mkfifo(path.parent / "ir.wav")
+    library = default_library([path.parent], environ={})  # reading does not open the IR
+    assert library.get("de-hum").name == "de-hum"
+    with pytest.raises(PresetError, match="not a regular file"):
+        library.get("roomy")
+    assert [str(e) for e in check_preset_files([path])] != []
 
 
 def test_library_is_frozen_and_sorted(write_preset: WritePreset) -> None:
