@@ -18,7 +18,7 @@ What is rendered, and how:
 - **As heard** (:func:`item_blocks`, track mode and the stems' sum): the source
   span played at the take's play rate by resampling, which also moves the pitch;
   with stretch markers each stretch segment plays at its own rate (cubic
-  interpolation). REAPER's time-stretching with preserve pitch, a pitch shift
+  interpolation, through a window that moves along the span). REAPER's time-stretching with preserve pitch, a pitch shift
   without a rate change, take FX and take envelopes are not rendered: there the
   render is an approximation of what REAPER plays (see :func:`approximations`).
 - On a track, mono items play on both channels; channels past the second are
@@ -540,34 +540,73 @@ def _at_rate(item: Item, rate_hz: int, frames: int, play_rate: float) -> Iterato
 
 
 def _stretched(item: Item, rate_hz: int, frames: int, block_frames: int) -> Iterator[np.ndarray]:
-    """The source span read through the stretch markers' time map (cubic interpolation).
-
-    The span is held whole: stretch-marked items are short edits.
-    """
+    """The source span read through the stretch markers' time map (cubic interpolation),
+    through a window that moves along the span as the item plays."""
     take = item.active_take
     assert take is not None
     span = source_span(item)
-    section = render_item_source(item, rate_hz)
-    padded = np.pad(section, ((0, 0), (1, 2)))
+    span_frames = frames_for(span.length_s, rate_hz)
+    window: _Window | None = None
     for done in range(0, max(frames, 1), block_frames):
         count = min(block_frames, frames - done)
         time_s = (done + np.arange(count, dtype=np.float64)) / rate_hz * take.play_rate
         position = (take_source_s(take, time_s) - span.start_s) * rate_hz
-        yield _cubic(padded, position + 1.0)
+        if window is None:
+            blocks = item_source_blocks(item, rate_hz, block_frames)
+            first = next(blocks)
+            window = _Window(itertools.chain([first], blocks), first.shape[0])
+        if count == 0:
+            yield np.zeros((window.channels, 0), dtype=np.float32)
+            continue
+        low = int(np.floor(position.min())) - 1
+        high = int(np.floor(position.max())) + 2
+        out = _cubic(window.frames(low, high), position - low)
+        outside = (position < -1e-6) | (position > span_frames - 1 + 1e-6)  # float slack
+        out[:, outside] = 0.0
+        yield out
+
+
+class _Window:
+    """Frames of a block stream by index, letting go of those before the last asked for."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], channels: int) -> None:
+        self.channels = channels
+        self._blocks = blocks
+        self._start = 0
+        self._held = np.zeros((channels, 0), dtype=np.float32)
+
+    def frames(self, first: int, last: int) -> np.ndarray:
+        """Frames ``first`` to ``last`` (inclusive); silence outside the stream."""
+        if first > self._start:
+            cut = min(first - self._start, self._held.shape[1])
+            self._held, self._start = self._held[:, cut:], self._start + cut
+        parts = [self._held]
+        end = self._start + self._held.shape[1]
+        while end <= last:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            parts.append(block)
+            end += block.shape[1]
+        self._held = np.concatenate(parts, axis=1)
+        out = np.zeros((self.channels, last - first + 1), dtype=np.float32)
+        begin, stop = max(first, self._start), min(last + 1, end)
+        if stop > begin:
+            out[:, begin - first : stop - first] = self._held[
+                :, begin - self._start : stop - self._start
+            ]
+        return out
 
 
 def _cubic(audio: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Catmull-Rom interpolation of (channels, n) ``audio`` at fractional frames."""
+    """Catmull-Rom interpolation of (channels, n) ``audio`` at fractional frames
+    (each position needs one frame before it and two after it inside ``audio``)."""
     whole = np.floor(position).astype(np.int64)
     frac = (position - whole).astype(np.float32)
     last = audio.shape[1] - 1
-    taps = [audio[:, np.clip(whole + k, 0, last)] for k in (-1, 0, 1, 2)]
-    outside = (whole < 1) | (whole > last - 2)
-    a, b, c, d = taps
-    out = b + 0.5 * frac * (
-        c - a + frac * (2 * a - 5 * b + 4 * c - d + frac * (3 * (b - c) + d - a))
-    )
-    out[:, outside] = 0.0
+    a, b, c, d = (audio[:, np.clip(whole + k, 0, last)] for k in (-1, 0, 1, 2))
+    cubic = frac * (3 * (b - c) + d - a)
+    out = b + 0.5 * frac * (c - a + frac * (2 * a - 5 * b + 4 * c - d + cubic))
     return out.astype(np.float32)
 
 

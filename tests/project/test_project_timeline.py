@@ -16,6 +16,7 @@ from samaudio_daw.project.timeline import (
     approximations,
     fade_curve,
     item_gain,
+    played_blocks,
     render_folder,
     render_item,
     render_item_source,
@@ -312,3 +313,32 @@ def test_an_absurd_span_is_skipped_not_rendered(tmp_path: Path, write_audio: Wri
     for item in items:
         reason = skip_reason(item)
         assert reason is not None and "more than 24 hours is not rendered" in reason
+
+
+def _peak_hz(audio: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(audio[0] * np.hanning(audio.shape[1])))
+    return float(np.argmax(spectrum) * RATE / audio.shape[1])
+
+
+def test_stretch_markers_play_each_segment_at_its_speed(
+    tmp_path: Path, write_audio: WriteAudio
+) -> None:
+    t = np.arange(4 * RATE) / RATE
+    write_audio(tmp_path / "tone.wav", np.sin(2 * np.pi * 1000 * t)[None].astype(np.float32), RATE)
+    plain = ItemSpec("tone.wav", 0.0, 2.0, source_offset_s=0.5)
+    same_speed = ItemSpec(
+        "tone.wav", 0.0, 2.0, source_offset_s=0.5, stretch_markers=((0.0, 0.5), (1.0, 1.5))
+    )
+    # the first second of the item plays half a second of the source: half speed, 500 Hz
+    slowed = ItemSpec("tone.wav", 0.0, 2.0, stretch_markers=((0.0, 0.0), (1.0, 0.5), (1.5, 1.0)))
+    items = _project(tmp_path, TrackSpec("T", (plain, same_speed, slowed))).tracks[0].items
+    reference = render_item(items[0], RATE)
+    assert np.abs(render_item(items[1], RATE) - reference).max() < 1e-6
+    audio = render_item(items[2], RATE)
+    assert audio.shape == (2, 2 * RATE)
+    assert abs(_peak_hz(audio[:, : int(0.9 * RATE)]) - 500) < 3
+    assert abs(_peak_hz(audio[:, int(1.1 * RATE) : int(1.4 * RATE)]) - 1000) < 5
+    # block by block, with blocks far smaller than the item, gives the same audio
+    small = np.concatenate(list(played_blocks(items[2], RATE, block_frames=1000)), axis=1)
+    whole = np.concatenate(list(played_blocks(items[2], RATE)), axis=1)
+    assert np.array_equal(small, whole)
