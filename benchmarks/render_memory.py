@@ -1,6 +1,6 @@
 """Peak memory of `render` on a project with one item looping a 2 s source for 30 minutes.
 
-Usage: python benchmarks/render_memory.py [--minutes 30]
+Usage: python benchmarks/render_memory.py [--minutes 30] [--mode item|track]
 
 Writes a REAPER project whose one item loops a 2-second stereo 48 kHz WAV for the
 whole length (track ``Loop {extract the drums}``) to a temporary folder, then runs
@@ -48,19 +48,29 @@ def write_project(folder: Path, minutes: float) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--mode", choices=["item", "track"], default="item")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from dsp_memory import peak_rss_mb
 
     with tempfile.TemporaryDirectory(prefix="render-memory-") as folder:
         project = write_project(Path(folder), args.minutes)
-        command = [sys.executable, "-m", "samaudio_daw", "render", str(project)]
+        command = [
+            sys.executable,
+            "-m",
+            "samaudio_daw",
+            "render",
+            str(project),
+            "--mode",
+            args.mode,
+        ]
         peak_mb, wall_s = peak_rss_mb(command)
         stems = sorted((Path(folder) / "looped-stems").glob("*.wav"))
         frames = [sf.info(stem).frames for stem in stems]
     expected = round(args.minutes * 60.0 * RATE)
     result = {
         "benchmark": "render_memory",
+        "mode": args.mode,
         "item_minutes": args.minutes,
         "source_s": 2.0,
         "sample_rate": RATE,
@@ -72,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         "passed": peak_mb < 500 and frames == [expected] * len(frames) and len(frames) == 2,
     }
     print(
-        f"peak RSS rendering one {args.minutes:g}-min looped item: {peak_mb:.0f} MB "
+        f"peak RSS rendering one {args.minutes:g}-min looped item ({args.mode} mode): "
+        f"{peak_mb:.0f} MB "
         f"(target < 500), {len(frames)} stems of {frames[0] if frames else 0} frames"
     )
     print(f"wall time: {wall_s:.0f} s")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "render_memory.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"render_memory_{args.mode}.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0 if result["passed"] else 1
 
 
