@@ -62,6 +62,7 @@ from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_
 ALGORITHM_VERSION = "dsp-2.0"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
+_KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
 _STEREO_KINDS = frozenset({"centre", "sides"})
 
 
@@ -286,6 +287,10 @@ def _normalised_masks(
     power = _power(spec)
     unique = set(kinds)
     parts = _Parts(power, spec, sample_rate, stft, masks)
+    # Kit pieces asked for together split a drum bus: everything there is drums, so the
+    # snare and cymbals are their bands; the kick and toms still need the percussive
+    # share to tell them from each other's ringing and from the bass.
+    parts.kit_split = len(unique) > 1 and unique <= _KIT_KINDS
     by_kind = {kind: _kind_mask(kind, parts, noise) for kind in unique}
     # Prompts of the same kind share its mask equally; then no cell gives out more than 1.
     chosen = [by_kind[kind] / kinds.count(kind) for kind in kinds]
@@ -319,6 +324,7 @@ class _Parts:
         self._drum: HpssParts | None = None
         self._sustain: HpssParts | None = None
         self._kick: HpssParts | None = None
+        self.kit_split = False
         self._centre: np.ndarray | None = None
 
     @property
@@ -374,6 +380,12 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         return parts.centre
     if kind == "sides":
         return 1.0 - parts.centre
+    if kind in ("snare", "cymbals") and parts.kit_split:
+        return parts.band(*drum_regions[kind])
+    if kind == "toms" and parts.kit_split:
+        # Against the snare's body, a tom must be clearly (toms_margin x) hit-like.
+        toms = sustained_share(parts.drum, masks.hpss_power, 1.0 / masks.toms_margin)
+        return (1.0 - toms) * parts.band(*drum_regions[kind])
     if kind in drum_regions:
         hits = percussive_share(parts.kick if kind == "kick" else parts.drum, masks.hpss_power)
         return hits if kind == "drums" else hits * parts.band(*drum_regions[kind])
