@@ -275,6 +275,14 @@ def backends(as_json: bool) -> None:
             click.echo(f"  - {capability}")
 
 
+@main.command()
+def prompts() -> None:
+    """Every prompt the dsp backend understands, stem by stem, with examples."""
+    from samaudio_daw.separation.prompt_words import vocabulary_text
+
+    click.echo(vocabulary_text())
+
+
 @main.group()
 def presets() -> None:
     """List, show and check presets (shipped, SAMAUDIO_PRESETS, --presets DIR)."""

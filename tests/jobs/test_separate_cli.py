@@ -173,3 +173,18 @@ def test_backends_lists_both(cli) -> None:  # type: ignore[no-untyped-def]
     names = {entry["name"]: entry for entry in json.loads(done.stdout)}
     assert names["dsp"]["available"] is True and names["dsp"]["capabilities"]
     assert "sam-audio" in names
+
+
+def test_prompts_lists_the_dsp_vocabulary(cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("prompts")
+    assert done.returncode == 0, done.stderr
+    for line in ("bass: the bass line", "'the lead sax'", "'clean up the dialogue'", "toms:"):
+        assert line in done.stdout
+
+
+def test_a_refused_prompt_names_the_nearest_servable_ones(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    song = _hummy(tmp_path / "song.wav")
+    done = cli("separate", song, "--prompt", "the pianno", "-o", tmp_path / "out")
+    assert done.returncode == 2
+    assert "'the piano'" in done.stderr and "--backend sam-audio" in done.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.wav"))

@@ -42,6 +42,7 @@ class NoiseSettings:
     # Pauses: frames whose whole spectrum is within ``pause_ratio`` of the floor hold
     # nothing but noise and are removed fully (up to twice that, gradually).
     pause_ratio: float = 2.0
+    pause_band_hz: tuple[float, float] = (100.0, 8000.0)
     # Hiss (tape, preamp) is white or tilted up: below ``hiss_above_hz`` its floor may
     # rise by at most ``hiss_slope`` decades of power per decade of frequency over its
     # level above, so the bass and chords under a hissy song are not taken for hiss.
@@ -98,18 +99,41 @@ def noise_mask(
     local = moving_mean(power, settings.frames_for(noise.local_span_s, sample_rate), 0)
     local = moving_mean(local, settings.bins_for(noise.local_span_hz, sample_rate), 1)
     np.maximum(local, np.finfo(np.float32).tiny, out=local)
-    frame_ratio = local.sum(axis=1) / np.maximum(floor.sum(axis=1), np.finfo(np.float32).tiny)
+    # Judged where voices and instruments are (``pause_band_hz``): a few loud rumble bins,
+    # whose floor is hard to estimate, must not hide a pause.
+    freqs = settings.bin_frequencies_hz(sample_rate)
+    band = (freqs >= noise.pause_band_hz[0]) & (freqs < noise.pause_band_hz[1])
+    heard = local[:, band].sum(axis=1)
+    frame_ratio = heard / np.maximum(floor[:, band].sum(axis=1), np.finfo(np.float32).tiny)
     pause = np.clip(2.0 - frame_ratio / noise.pause_ratio, 0.0, 1.0)[:, np.newaxis]
     floor *= noise.oversubtraction
     np.minimum(floor, local, out=floor)  # the mask is at most 1
     mask = np.divide(floor, local, out=floor)
-    width = settings.bins_for(noise.tonal_span_hz, sample_rate)
-    counted = moving_mean(np.ones((1, power.shape[1]), np.float32), width, 1)
-    neighbourhood = moving_mean(power, width, 1) / counted
-    np.maximum(neighbourhood, np.finfo(np.float32).tiny, out=neighbourhood)
-    tonal = np.clip((power / neighbourhood - 1.0) / noise.tonal_ratio, 0.0, 1.0)
-    mask *= 1.0 - tonal
+    tonal = np.clip((power / _sides(power, settings, sample_rate, noise) - 1.0), 0.0, None)
+    mask *= 1.0 - np.minimum(tonal / noise.tonal_ratio, 1.0)
     return (mask + (1.0 - mask) * pause).astype(np.float32)
+
+
+def _sides(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, noise: NoiseSettings
+) -> np.ndarray:
+    """The louder of the mean power just below and just above each cell (half the span each).
+
+    A note stands above both sides; a steep slope (rumble, a low-passed floor) stands
+    above one side only and is not a note. Near the spectrum's edges, where one side is
+    missing, nothing counts as a note (+inf).
+    """
+    half = max(1, settings.bins_for(noise.tonal_span_hz, sample_rate) // 2)
+    frames, bins = power.shape
+    sums = np.zeros((frames, bins + 1), dtype=np.float64)
+    np.cumsum(power, axis=1, dtype=np.float64, out=sums[:, 1:])
+    out = np.full(power.shape, np.inf, dtype=np.float32)
+    inner = slice(half, bins - half)
+    index = np.arange(bins)[inner]
+    below = (sums[:, index] - sums[:, index - half]) / half
+    above = (sums[:, index + half + 1] - sums[:, index + 1]) / half
+    out[:, inner] = np.maximum(np.maximum(below, above), np.finfo(np.float32).tiny)
+    return out
 
 
 def context_s(noise: NoiseSettings) -> float:
