@@ -406,11 +406,9 @@ def inspect(
 
 def format_missing(missing: dict[str, Any]) -> str:
     """One line for a missing media file: how many items and tracks use it, and why."""
-    items, tracks = missing["items"], missing["tracks"]
-    return (
-        f"missing media ({items} item{'s' * (items != 1)} on {tracks} "
-        f"track{'s' * (tracks != 1)}): {missing['reason']}"
-    )
+    from samaudio_daw.jobs.render import describe_missing
+
+    return describe_missing(missing["items"], missing["tracks"], missing["reason"])
 
 
 def _playback(item: dict[str, Any]) -> str:

@@ -91,9 +91,15 @@ class MissingMedia:
         }
 
     def describe(self) -> str:
-        items = f"{self.items} item{'s' if self.items != 1 else ''}"
-        tracks = f"{self.tracks} track{'s' if self.tracks != 1 else ''}"
-        return f"missing media ({items} on {tracks}): {self.reason}"
+        return describe_missing(self.items, self.tracks, self.reason)
+
+
+def describe_missing(items: int, tracks: int, reason: str) -> str:
+    """One line for a missing file: ``missing media (38 items on 2 tracks): <reason>``."""
+    counted = (
+        f"{items} item{'s' if items != 1 else ''} on {tracks} track{'s' if tracks != 1 else ''}"
+    )
+    return f"missing media ({counted}): {reason}"
 
 
 def _missing_file(item: Item) -> tuple[str, str] | None:
