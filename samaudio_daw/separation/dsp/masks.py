@@ -23,8 +23,11 @@ class MaskSettings:
     # Percussive/sustained split for drums: a hit is smooth across ``drum_span_hz``, a
     # sustained partial along ``drum_span_s``. Short spans keep the kick's body, which
     # rings for a tenth of a second or two, in the drums.
-    drum_span_s: float = 0.25
-    drum_span_hz: float = 400.0
+    drum_span_s: float = 0.2
+    drum_span_hz: float = 200.0
+    # The bass line moves note to note within a beat: shorter spans still.
+    bass_span_s: float = 0.15
+    bass_span_hz: float = 150.0
     # For sustained parts (keys, pads, bass) longer spans and a margin: a cell goes to
     # them only where sustained clearly outweighs percussive (margin x), the rest is
     # left to the residual rather than smeared into the stem.

@@ -324,6 +324,7 @@ class _Parts:
         self._drum: HpssParts | None = None
         self._sustain: HpssParts | None = None
         self._kick: HpssParts | None = None
+        self._bass: HpssParts | None = None
         self.kit_split = False
         self._centre: np.ndarray | None = None
 
@@ -340,6 +341,13 @@ class _Parts:
             spans = (self.masks.sustain_span_s, self.masks.sustain_span_hz)
             self._sustain = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
         return self._sustain
+
+    @property
+    def bass(self) -> HpssParts:
+        if self._bass is None:
+            spans = (self.masks.bass_span_s, self.masks.bass_span_hz)
+            self._bass = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
+        return self._bass
 
     @property
     def kick(self) -> HpssParts:
@@ -393,7 +401,7 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         return sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
     if kind == "bass":
         # The bass line is sustained and low: the kick's body is low but not sustained.
-        held = sustained_share(parts.drum, masks.hpss_power, masks.bass_margin)
+        held = sustained_share(parts.bass, masks.hpss_power, masks.bass_margin)
         return held * parts.band(None, masks.bass_below_hz)
     if kind == "lead":
         # A lead line is held notes above the bass, in the centre of a stereo mix.
