@@ -9,7 +9,9 @@ around ``run_job`` (which takes it too); worker processes (``--jobs``, Ray) writ
 their driver's lock and never take it.
 
 ``WorkFolder`` is a new folder per run for intermediate files; the run deletes exactly
-the files it recorded there, and the folder only if it is then empty.
+the files it recorded there, and the folder only if it is then empty. Its name is noted
+in the lock file, so a run that takes over a killed run's lock removes that run's work
+folder (plain files only) and nothing else.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import secrets
 import socket
 import stat
@@ -33,6 +36,9 @@ from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target, output_error, read_regular_bytes, remove_own_temp
 
 LOCK_FILE_NAME = ".samaudio.lock"
+WORK_FOLDER_PREFIX = ".samaudio-work-"
+_WORK_NOTE_RE = re.compile(r"^work=(\.samaudio-work-[0-9a-f]{8})$", re.MULTILINE)
+_MAX_LOCK_BYTES = 65536
 _POLL_S = 0.25
 _log = logging.getLogger("samaudio_daw")
 
@@ -97,14 +103,17 @@ def _try_lock(lock_path: Path) -> int | None:
 
 
 def _claim(lock_path: Path, fd: int) -> None:
-    """Write our pid and host into the lock we hold; report a dead holder's lock."""
-    previous = os.pread(fd, 4096, 0)
+    """Write our pid and host into the lock we hold; report a dead holder's lock and
+    remove the work folders it recorded there (they were that run's, and it is gone)."""
+    previous = os.pread(fd, _MAX_LOCK_BYTES, 0)
     if previous.strip():
         _log.warning(
             "%s: took over a stale lock from %s (that run ended without releasing it)",
             lock_path.parent,
             _holder_text(lock_path),
         )
+        for name in _WORK_NOTE_RE.findall(previous.decode("utf-8", "replace")):
+            WorkFolder(lock_path.parent / name).remove_all()
     text = f"pid={os.getpid()} host={socket.gethostname()} since={int(time.time())}\n"
     try:
         os.ftruncate(fd, 0)
@@ -162,6 +171,18 @@ def make_output_dir(output_dir: Path, inputs: Sequence[Path] = ()) -> None:
         raise OutputError(f"{output_dir}: the output folder is not a folder; choose a folder")
 
 
+def _note_in_lock(output_dir: Path, line: str) -> None:
+    """Append ``line`` to the lock file of ``output_dir`` if this process holds it."""
+    with _held_lock:
+        held = _held.get(output_dir.resolve())
+        if held is None:
+            return
+        with contextlib.suppress(OSError):  # a note is a courtesy to the next run
+            size = os.fstat(held.fd).st_size
+            if size + len(line) <= _MAX_LOCK_BYTES:
+                os.pwrite(held.fd, line.encode("utf-8"), size)
+
+
 @contextmanager
 def hold_output_dir(
     output_dir: Path, inputs: Sequence[Path] = (), wait: bool = True
@@ -203,16 +224,21 @@ class WorkFolder:
     created: list[Path] = field(default_factory=list)
 
     @classmethod
-    def create(cls, output_dir: Path, prefix: str = ".samaudio-work-") -> WorkFolder:
-        """A folder name no one else uses (made with an exclusive mkdir)."""
+    def create(cls, output_dir: Path) -> WorkFolder:
+        """A folder name no one else uses (made with an exclusive mkdir).
+
+        When this process holds the folder's lock, the name is noted in the lock file, so
+        a run that takes over the lock after a crash removes what this one left.
+        """
         while True:
-            path = output_dir / f"{prefix}{secrets.token_hex(4)}"
+            path = output_dir / f"{WORK_FOLDER_PREFIX}{secrets.token_hex(4)}"
             try:
                 path.mkdir()
             except FileExistsError:
                 continue
             except OSError as error:
                 raise output_error(path, error, "cannot create the work folder") from None
+            _note_in_lock(output_dir, f"work={path.name}\n")
             return cls(path)
 
     def file(self, name: str) -> Path:
@@ -220,6 +246,18 @@ class WorkFolder:
         path = self.path / name
         self.created.append(path)
         return path
+
+    def remove_all(self) -> None:
+        """Delete every plain file in a dead run's work folder, then the folder if empty.
+
+        Only a real folder is entered (never a link); only plain files are deleted."""
+        try:
+            if not stat.S_ISDIR(os.lstat(self.path).st_mode):
+                return
+            self.created = [entry for entry in self.path.iterdir() if entry.is_file()]
+        except OSError:
+            return
+        self.remove()
 
     def remove(self) -> None:
         """Delete the recorded files (plain files only) and the folder once it is empty."""

@@ -133,13 +133,44 @@ def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
             seen.add(target)
 
 
+def _input_label(work: ItemWork) -> str:
+    return work.item.source_label or str(work.item.audio)
+
+
+def _another_input(earlier: str, work: ItemWork) -> bool:
+    """Whether ``earlier`` (a result manifest's input) is surely not this item's input:
+    another existing file. A label or path we cannot check gives the benefit of the doubt."""
+    if earlier == _input_label(work):
+        return False
+    try:
+        return Path(earlier).is_file() and not Path(earlier).samefile(work.item.audio)
+    except OSError:
+        return False
+
+
+def _check_not_anothers(works: Sequence[ItemWork], previous: dict[str, Any] | None) -> None:
+    """Refuse to replace a stem file that the folder's result manifest says came from
+    another input (two inputs of one name, one folder): never a silent overwrite."""
+    if previous is None:
+        return
+    made_from = {entry.get("file"): entry.get("input") for entry in previous.get("stems", [])}
+    for work in works:
+        for plan in work.plans:
+            earlier = made_from.get(plan.path.name)
+            if earlier is not None and plan.path.exists() and _another_input(earlier, work):
+                raise OutputError(
+                    f"{plan.path}: holds a stem of {earlier}, not of {_input_label(work)}; "
+                    "give the inputs different names or choose another output folder"
+                )
+
+
 def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, Any]]:
     info = audio_info(work.item.audio)
     entries = []
     for plan in work.plans:
         entries.append(
             {
-                "input": work.item.source_label or str(work.item.audio),
+                "input": _input_label(work),
                 "name": plan.name,
                 "kind": plan.kind,
                 "prompt": plan.prompt,
@@ -298,7 +329,9 @@ def _run_works(
         "skipped": [],
         **(extra or {}),
     }
-    book = _ResultBook(result_path, works, header, read_result(result_path))
+    previous = read_result(result_path)
+    _check_not_anothers(works, previous)
+    book = _ResultBook(result_path, works, header, previous)
     todo = book.todo()
     todo_works = [works[i] for i in todo]
     for work in todo_works:  # what a killed run left for these very stems

@@ -16,6 +16,7 @@ from samaudio_daw.control.midi import MidiAction
 from samaudio_daw.control.osc_messages import Incoming
 from samaudio_daw.control.paths import PathRefused, Roots
 from samaudio_daw.control.service import ControlService, Separators
+from samaudio_daw.errors import UserError
 from samaudio_daw.presets import default_library
 from samaudio_daw.separation.backends import BackendOptions
 
@@ -144,3 +145,44 @@ def test_midi_message_to_action_to_job(service: Any) -> None:
     action = mapping.action_for(mido.Message("note_on", note=36, velocity=90))
     assert action is not None and made.apply_midi(action) == []
     assert _queued_jobs(made)[-1].job.items[0].preset == "de-hum"
+
+
+def _remote_job(tmp_path: Path, **options: Any) -> Any:
+    from samaudio_daw.jobs.manifest import Job, JobItem
+
+    return Job(
+        (JobItem(tmp_path / "take.wav", "take", preset="de-hum"),),
+        tmp_path / "out",
+        backend_options=BackendOptions(**options),
+    )
+
+
+def test_remote_backend_options_are_an_allow_list(service: Any, tmp_path: Path) -> None:
+    made, _ = service
+    job = made.confine_job(_remote_job(tmp_path, steps=4, seed=7, chunk_s=5.0), "job.json")
+    assert (job.backend_options.steps, job.backend_options.seed) == (4, 7)
+    for options, field in (
+        ({"model": "facebook/sam-audio-large"}, "model"),
+        ({"model": str(tmp_path / "m")}, "model"),
+        ({"device": "cpu"}, "device"),
+        ({"dtype": "float16"}, "dtype"),
+    ):
+        with pytest.raises(UserError, match=f"backend_options.{field}: may not be set"):
+            made.confine_job(_remote_job(tmp_path, **options), "job.json")
+    with pytest.raises(UserError, match="steps"):
+        made.confine_job(_remote_job(tmp_path, steps=10**9), "job.json")
+
+
+def test_allow_model_takes_a_hub_id_or_a_folder_inside_the_roots(
+    service: Any, tmp_path: Path
+) -> None:
+    made, _ = service
+    made.allow_model = True
+    hub = made.confine_job(_remote_job(tmp_path, model="facebook/sam-audio-large"), "j")
+    assert hub.backend_options.model == "facebook/sam-audio-large"
+    inside = made.confine_job(_remote_job(tmp_path, model=str(tmp_path / "models" / "m")), "j")
+    assert inside.backend_options.model == str(tmp_path.resolve() / "models" / "m")
+    with pytest.raises(PathRefused, match="outside the allowed folders"):
+        made.confine_job(_remote_job(tmp_path, model="/etc/models/m"), "j")
+    with pytest.raises(PathRefused, match="outside the allowed folders"):
+        made.confine_job(_remote_job(tmp_path, model="../elsewhere"), "j")

@@ -298,3 +298,55 @@ def test_a_read_only_output_folder_is_one_line(tmp_path: Path, cli) -> None:  # 
         _one_error_line(cli("render", project, "-o", folder / "new"), "read-only")
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_stem_of_another_input_of_the_same_name_is_never_replaced(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    first = _tone(tmp_path / "a" / "take.wav", seed=1)
+    second = _tone(tmp_path / "b" / "take.wav", seed=2)
+    out = tmp_path / "out"
+    assert _separate(cli, first, out).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.glob("*.wav")}
+    done = _separate(cli, second, out)
+    _one_error_line(done, "take.hum.wav", str(first))
+    assert {p.name: p.read_bytes() for p in out.glob("*.wav")} == before
+    assert _separate(cli, first, out).returncode == 0  # the same input may run again
+
+
+def test_taking_over_a_killed_runs_lock_removes_only_its_noted_work_folder(
+    tmp_path: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
+    song = _tone(tmp_path / "song.wav")
+    precious = tmp_path / "precious.wav"
+    precious.write_bytes(b"keep")
+    out = tmp_path / "out"
+    dead = out / ".samaudio-work-0123abcd"
+    dead.mkdir(parents=True)
+    (dead / "vox-t01-i01.wav").write_bytes(b"half a section")
+    (dead / "link.wav").symlink_to(precious)
+    mine = out / ".samaudio-work-99999999"  # looks like ours, but no lock names it
+    mine.mkdir()
+    (mine / "notes.txt").write_text("user")
+    host = socket.gethostname()
+    (out / ".samaudio.lock").write_text(f"pid=999999 host={host}\nwork={dead.name}\n")
+    done = _separate(cli, song, out)
+    assert done.returncode == 0 and "took over a stale lock" in done.stderr, done.stderr
+    assert not (dead / "vox-t01-i01.wav").exists()
+    assert (dead / "link.wav").is_symlink() and precious.read_bytes() == b"keep"
+    assert (mine / "notes.txt").read_text() == "user"
+
+
+def test_a_killed_render_leaves_nothing_once_the_next_run_is_done(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", "Keys [de-hum]", items=6, seconds=3.0)
+    out = tmp_path / "out"
+    first = _start_render(project, out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob(".samaudio-work-*/*.wav")):
+        time.sleep(0.01)
+    first.kill()
+    first.communicate()
+    assert list(out.glob(".samaudio-work-*")), "the kill should land while sections exist"
+    again = _start_render(project, out)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0 and "took over a stale lock" in err, err
+    left = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert left == [], left
