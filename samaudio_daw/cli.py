@@ -309,6 +309,8 @@ def presets_list(ctx: click.Context, preset_folders: tuple[Path, ...], as_json: 
         from samaudio_daw.presets import preset_to_dict
 
         library = _library(preset_folders)
+        for broken in library.broken:  # listed, not fatal: only runs that use it fail
+            click.echo(f"samaudio-daw: warning: {broken.error} (see presets check)", err=True)
         if as_json:
             click.echo(json.dumps([preset_to_dict(p) for p in library], indent=2))
             return 0

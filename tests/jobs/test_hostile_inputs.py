@@ -159,3 +159,22 @@ def test_a_nan_media_file_or_empty_item_in_a_batch_is_skipped_and_the_rest_rende
         assert sf.info(out / stem["file"]).frames == RATE
     assert (out / "song-stems.rpp").is_file()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_broken_preset_affects_only_the_runs_that_use_it(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "nanny.toml").write_text(
+        '[[stems]]\nname = "v"\nprompt = "voice"\n'
+        '[[stems.post_chain]]\nplugin = "Gain"\ngain_db = nan\n'
+    )
+    song = _media(tmp_path / "song.wav")
+    listed = cli("presets", "list", "--presets", presets)
+    assert listed.returncode == 0 and "nanny.toml" in listed.stderr and "de-hum" in listed.stdout
+    fine = cli("separate", song, "--preset", "de-hum", "-o", tmp_path / "ok", "--presets", presets)
+    assert fine.returncode == 0, fine.stderr
+    broken = cli("separate", song, "--preset", "nanny", "-o", tmp_path / "no", "--presets", presets)
+    _one_error_line(broken, "nanny.toml", "gain_db", "finite")
+    assert not (tmp_path / "no").exists()
+    checked = cli("presets", "check", presets / "nanny.toml")
+    assert checked.returncode == 2 and "gain_db" in checked.stdout + checked.stderr
