@@ -39,6 +39,7 @@ LOCK_FILE_NAME = ".samaudio.lock"
 WORK_FOLDER_PREFIX = ".samaudio-work-"
 _WORK_NOTE_RE = re.compile(r"^work=(\.samaudio-work-[0-9a-f]{8})$", re.MULTILINE)
 _MAX_LOCK_BYTES = 65536
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 _POLL_S = 0.25
 _log = logging.getLogger("samaudio_daw")
 
@@ -90,8 +91,15 @@ def _try_lock(lock_path: Path) -> int | None:
             os.close(fd)
             return None
         except OSError as error:
-            os.close(fd)
-            raise output_error(lock_path, error, "cannot lock") from None
+            if error.errno not in _NO_LOCKS:
+                os.close(fd)
+                raise output_error(lock_path, error, "cannot lock") from None
+            _log.warning(
+                "%s: this file system cannot lock files; writing without the output folder "
+                "lock (do not start two runs into this folder at once)",
+                lock_path.parent,
+            )
+            return fd
         # The previous holder may have removed the file between our open and flock.
         try:
             same = os.path.samestat(os.fstat(fd), os.lstat(lock_path))

@@ -350,3 +350,22 @@ def test_a_killed_render_leaves_nothing_once_the_next_run_is_done(tmp_path: Path
     assert again.returncode == 0 and "took over a stale lock" in err, err
     left = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert left == [], left
+
+
+def test_a_file_system_without_locks_still_works_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some network mounts answer flock with ENOLCK; that must not make the folder unusable.
+    (Fault injection: no such mount can be made here.)"""
+    import errno
+
+    from samaudio_daw.jobs import outdir
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(outdir.fcntl, "flock", no_locks)
+    with outdir.hold_output_dir(tmp_path / "out"):
+        assert (tmp_path / "out" / ".samaudio.lock").is_file()
+    assert "cannot lock files" in caplog.text
+    assert not (tmp_path / "out" / ".samaudio.lock").exists()
