@@ -27,8 +27,9 @@ _LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|)")
 _INDENT_UNIT = "  "
 # Far above real projects (a large session is ~100k lines, a few thousand blocks, depth
 # under 20), low enough that a hostile file is refused in well under a second.
-MAX_PROJECT_BYTES = 256 * 1024 * 1024
+MAX_PROJECT_BYTES = 128 * 1024 * 1024
 MAX_LINES = 1_000_000
+MAX_TOKENS = 5_000_000
 MAX_BLOCKS = 100_000
 MAX_DEPTH = 100
 MAX_TRACKS = 10_000
@@ -374,8 +375,14 @@ def loads(text: str, *, source: str = "<string>") -> RppNode:
     before: list[RppLine] = []
     after: list[RppLine] = []
     number = 0
+    tokens = 0
     for number, (line_text, ending) in enumerate(_split_lines(text[len(bom) :]), start=1):
         line = RppLine.parse(line_text, ending, number)
+        tokens += len(line.tokens)
+        if tokens > MAX_TOKENS:  # memory grows with tokens, not bytes: bound them
+            raise RppParseError(
+                source, number, f"over the limit of {MAX_TOKENS} values; not a project to render"
+            )
         stripped = line_text.strip()
         if stack:
             _add_to_open_block(stack, line, stripped, source)

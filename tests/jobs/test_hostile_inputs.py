@@ -92,11 +92,21 @@ def _limited(command: list[str], memory_bytes: int) -> subprocess.CompletedProce
     )
 
 
-@pytest.mark.parametrize("per_track", ["  <TRACK\n  >\n", "  <TRACK\n    NAME t\n  >\n"])
-def test_a_million_track_project_is_refused_quickly_in_bounded_memory(
-    tmp_path: Path, per_track: str
+@pytest.mark.parametrize(
+    "piece, count",
+    [
+        ("  <TRACK\n  >\n", 1_000_000),
+        ("  <TRACK\n    NAME t\n  >\n", 1_000_000),
+        ("  <TRACK\n  >\n", 20_000),  # few lines, but more tracks than any session
+        ("  <A\n  >\n", 200_000),  # blocks of any kind
+        ("  NAME " + "x " * 5000 + "\n", 2000),  # few lines, ten million values
+    ],
+    ids=["million tracks", "million named tracks", "20k tracks", "200k blocks", "10M values"],
+)
+def test_an_absurd_project_is_refused_quickly_in_bounded_memory(
+    tmp_path: Path, piece: str, count: int
 ) -> None:
-    project = _write_project(tmp_path, per_track * 1_000_000)
+    project = _write_project(tmp_path, piece * count)
     started = time.monotonic()
     # 1.5 GB of address space: the interpreter and numpy take ~1 GB of it before reading.
     done = _limited(
