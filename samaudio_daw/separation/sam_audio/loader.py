@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from samaudio_daw.separation.sam_audio import store
 from samaudio_daw.separation.sam_audio.config import SamAudioConfig, config_from_dict
+from samaudio_daw.separation.sam_audio.dit import restructure, restructured_sources
 from samaudio_daw.separation.sam_audio.errors import (
     ACCESS_HELP,
     CheckpointMismatchError,
@@ -101,7 +102,7 @@ def _source_keys(key: str, state: Mapping[str, torch.Tensor]) -> tuple[str, ...]
         return tuple(f"align_masked_video.{k}" for k in _VIDEO_KEYS)
     if key.endswith(".weight") and f"{key}_g" in state:
         return (f"{key}_g", f"{key}_v")
-    return (key,)
+    return restructured_sources(key) or (key,)
 
 
 def _tensor_for(
@@ -111,6 +112,9 @@ def _tensor_for(
         return _video_term(state, config.transformer.dim)
     if key.endswith(".weight") and f"{key}_g" in state:
         return _weight_norm(state[f"{key}_g"], state[f"{key}_v"])
+    parts = restructured_sources(key)
+    if parts is not None:
+        return restructure(key, [state[part] for part in parts], config.transformer.n_heads)
     return state[key]
 
 
@@ -150,12 +154,23 @@ def _shape_of(
 def check_shapes(model: SamAudio, state: Mapping[str, torch.Tensor], where: Path) -> None:
     """Every tensor has the shape config.json implies; reads shapes only, not the data."""
     for key, param in model.state_dict(keep_vars=True).items():
-        shape = _shape_of(key, state, model.config)
-        if shape != tuple(param.shape):
-            raise CheckpointMismatchError(
-                f"{where}: {key} has shape {shape}, config.json implies "
-                f"{tuple(param.shape)}; config.json and checkpoint.pt are from different models"
-            )
+        implied = tuple(param.shape)
+        parts = restructured_sources(key)
+        # A restructured parameter stacks its checkpoint parts along dim 0: check each part.
+        checks = (
+            [
+                (part, tuple(state[part].shape), (implied[0] // len(parts), *implied[1:]))
+                for part in parts
+            ]
+            if parts is not None
+            else [(key, _shape_of(key, state, model.config), implied)]
+        )
+        for name, shape, wanted in checks:
+            if shape != wanted:
+                raise CheckpointMismatchError(
+                    f"{where}: {name} has shape {shape}, config.json implies "
+                    f"{wanted}; config.json and checkpoint.pt are from different models"
+                )
 
 
 def build_state(
@@ -187,5 +202,8 @@ def load_model(path_or_hub_id: str | Path, device: torch.device, dtype: torch.dt
     weights = build_state(model, state, device, dtype, model_dir / CHECKPOINT_FILE)
     model.load_state_dict(weights, strict=True, assign=True)
     model.requires_grad_(False).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.LSTM):
+            module.flatten_parameters()  # one contiguous cuDNN weight buffer (a no-op on CPU)
     model.text_encoder = load_text_encoder(config.text, model_dir, device)
     return model
