@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MODEL_ENV = "SAMAUDIO_MODEL"
 IMPLEMENTATION_VERSION = 1
 """Bumped whenever a change here changes the audio, so cached results are not reused."""
-_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold", "candidates", "rank_by")
+_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold", "candidates", "rank_by", "compile")
 
 
 def configured_model(option: str | None) -> str:
@@ -58,7 +58,7 @@ def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int
     for key, raw in extra:
         if key not in _EXTRA_KEYS:
             continue
-        if key == "rank_by":
+        if key in ("rank_by", "compile"):
             values[key] = raw
             continue
         try:
@@ -78,6 +78,7 @@ class SamAudioSeparator:
     block_s: float | None = 60.0
 
     def __init__(self, options: BackendOptions, cache: ModelCache | None = None) -> None:
+        from samaudio_daw.separation.sam_audio.compiled import should_compile
         from samaudio_daw.separation.sam_audio.device import resolve_device, resolve_dtype
         from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
 
@@ -97,6 +98,8 @@ class SamAudioSeparator:
                 candidates=int(extra.get("candidates", 1)),
                 rank_by=str(extra.get("rank_by", "presence")),  # type: ignore[arg-type]
             )
+            self.compile_mode = str(extra.get("compile", "auto"))
+            should_compile(self.compile_mode, self.device)  # checks the mode
         except ValueError as error:
             raise SeparationError(f"sam-audio: {error}") from error
         self._cache = cache
@@ -147,11 +150,15 @@ class SamAudioSeparator:
         } | _optional_settings(s)
 
     def model(self) -> SamAudio:
-        """The loaded model, from the cache (loads it on first use)."""
+        """The loaded model, from the cache (loads it on first use), compiled on CUDA unless
+        the option compile=off says otherwise (the cached model stays compiled)."""
         from samaudio_daw.separation.sam_audio.cache import process_cache
+        from samaudio_daw.separation.sam_audio.compiled import compile_model
 
         cache = self._cache if self._cache is not None else process_cache()
-        return cache.get(self.model_id, self.device, self.dtype)
+        model = cache.get(self.model_id, self.device, self.dtype)
+        compile_model(model, self.compile_mode)
+        return model
 
     def separate(
         self,

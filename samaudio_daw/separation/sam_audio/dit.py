@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -284,6 +285,8 @@ class DiT(nn.Module):
         self.final_layer_scale_shift_table = nn.Parameter(torch.zeros(2, dim))
         self.output = nn.Linear(dim, config.out_channels, bias=bias)
         self._rope_tables: dict[tuple[int, torch.device], RopeTable] = {}
+        self.layer_stack: Callable[..., torch.Tensor] = self.run_layers
+        """What ``forward`` calls for the layers: ``run_layers``, or its compiled form."""
 
     def rope_table(self, n_frames: int, device: torch.device) -> RopeTable:
         """cos/sin of the RoPE angles for ``n_frames``, computed once per length and device."""
@@ -295,6 +298,20 @@ class DiT(nn.Module):
             angles = rope_angles(n_frames, cfg.head_dim, cfg.rope_theta, device)
             self._rope_tables[key] = (torch.cos(angles), torch.sin(angles))
         return self._rope_tables[key]
+
+    def run_layers(
+        self,
+        h: torch.Tensor,
+        t6: torch.Tensor,
+        frame_mask: torch.Tensor | None,
+        context: torch.Tensor,
+        memory_mask: torch.Tensor | None,
+        rope: RopeTable | None,
+    ) -> torch.Tensor:
+        """The layer stack: static shapes per batch and no host syncs, so it compiles whole."""
+        for layer in self.layers:
+            h = layer(h, t6, frame_mask, context, memory_mask, rope)
+        return h
 
     def forward(
         self,
@@ -314,8 +331,7 @@ class DiT(nn.Module):
         context = self.y_embedder(memory)
         rope = self.rope_table(h.shape[1], h.device) if cfg.use_rope else None
         frames, memory_keys = attention_mask(frame_mask), attention_mask(memory_mask)
-        for layer in self.layers:
-            h = layer(h, t6, frames, context, memory_keys, rope)
+        h = self.layer_stack(h, t6, frames, context, memory_keys, rope)
         # The final adaLN uses the raw time embedding, not t_block(silu(temb)) (SPEC pitfall 5).
         shift, scale = (self.final_layer_scale_shift_table + temb[:, None]).chunk(2, dim=1)
         return self.output(modulate(self.norm(h), shift, scale))

@@ -72,6 +72,8 @@ class SamAudio(nn.Module):
         self.audio_codec = DacVae(config.codec)
         # A plain attribute, not a submodule: its weights come from transformers, not checkpoint.pt.
         self.text_encoder = text_encoder
+        self.compiled = False
+        """Set by ``compiled.compile_model`` once the DiT and codec are compiled."""
 
     @classmethod
     def from_pretrained(
