@@ -75,3 +75,37 @@ def test_real_sizes_have_the_published_parameter_counts(size: str, dit_params: f
     assert count(model.transformer) == pytest.approx(dit_params, rel=1e-3)
     assert count(model.audio_codec.encoder) == pytest.approx(27.3e6, rel=3e-3)
     assert count(model.audio_codec.decoder.wm_model) == pytest.approx(9.3e6, rel=5e-3)
+
+
+def test_quick_mode_is_the_issue_matrix(benchmark: ModuleType) -> None:
+    args = benchmark.parse_args(["--quick"])
+    assert (args.sizes, args.dtypes, args.chunks) == (
+        ["small", "base", "large"],
+        ["bfloat16"],
+        [10.0],
+    )
+    assert (args.seconds, args.prompts, args.compile) == (180.0, [1, 4], "auto")
+
+
+def test_prompt_counts_each_get_a_row_with_the_dit_flop_rate(
+    benchmark: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, report = run_benchmark(
+        benchmark, tmp_path, capsys, "--sizes", "tiny", "--device", "cpu", "--seconds", "3",
+        "--steps", "1", "--dtypes", "float32", "--chunks", "2", "--prompts", "1,2",
+    )  # fmt: skip
+    assert [r["prompts"] for r in report["results"]] == [1, 2]
+    assert all(r["dit_tflops"] > 0 for r in report["results"])
+
+
+def test_cpu_mode_times_each_thread_count(
+    benchmark: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    threads = torch.get_num_threads()
+    stdout, _, report = run_benchmark(
+        benchmark, tmp_path, capsys, "--cpu", "--sizes", "tiny", "--threads", "1,2"
+    )
+    assert torch.get_num_threads() == threads  # restored
+    assert [(r["size"], r["threads"]) for r in report["cpu"]] == [("tiny", 1), ("tiny", 2)]
+    assert all(r["dit_eval_s"] > 0 and r["estimate_3min_s"] > 0 for r in report["cpu"])
+    assert "| tiny | 2 |" in stdout
