@@ -607,8 +607,10 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
 
 
 def _register_subcommands() -> None:
-    """Commands that live with their part of the library: REAPER, OSC server, MIDI."""
+    """Commands that live with their part of the library: REAPER, OSC server, MIDI, report,
+    model and doctor."""
     from samaudio_daw.control.commands import midi, serve
+    from samaudio_daw.model_commands import doctor, model
     from samaudio_daw.reaper.commands import reaper
     from samaudio_daw.report.command import report
 
@@ -616,6 +618,8 @@ def _register_subcommands() -> None:
     main.add_command(serve)
     main.add_command(midi)
     main.add_command(report)
+    main.add_command(model)
+    main.add_command(doctor)
 
 
 _register_subcommands()

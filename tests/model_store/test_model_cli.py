@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,44 @@ def test_separate_with_a_gated_hub_id_and_no_token_exits_2_with_one_line(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "no Hugging Face token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_model_commands_pull_list_verify_path_remove(local_hub, hub_env) -> None:
+    pulled = _cli("model", "pull", MODEL_ID, env=hub_env)
+    assert pulled.returncode == 0, pulled.stderr
+    path = Path(pulled.stdout.strip())
+    assert (path / "checkpoint.pt").is_file() and (path / "LICENSE").is_file()
+    assert "fetching checkpoint.pt (2.6 MiB)" in pulled.stderr
+    listed = _cli("model", "list", env=hub_env)
+    assert MODEL_ID in listed.stdout and str(path) in listed.stdout
+    [row] = json.loads(_cli("model", "list", "--json", env=hub_env).stdout)
+    assert row["repo_id"] == MODEL_ID and row["size_bytes"] > 2_000_000
+    verified = _cli("model", "verify", MODEL_ID, env=hub_env)
+    assert verified.returncode == 0 and "ok" in verified.stdout
+    assert _cli("model", "path", MODEL_ID, env=hub_env).stdout.strip() == str(path)
+    removed = _cli("model", "remove", MODEL_ID, env=hub_env)
+    assert removed.returncode == 0 and not path.exists()
+    missing = _cli("model", "path", MODEL_ID, env=hub_env)
+    assert missing.returncode == 2 and "model pull" in missing.stderr
+
+
+def test_model_pull_failures_are_one_line_exit_2(local_hub, hub_env) -> None:
+    env = {k: v for k, v in hub_env.items() if k != "HF_TOKEN"}
+    done = _cli("model", "pull", MODEL_ID, env=env)
+    assert done.returncode == 2
+    *_, line = done.stderr.strip().splitlines()  # after "fetching config.json ..."
+    assert line.startswith("samaudio-daw: error:") and "no Hugging Face token" in line
+    assert "Traceback" not in done.stderr
+    done = _cli("model", "pull", "facebook/no-such-model", env=hub_env)
+    assert done.returncode == 2 and "is not a model on" in done.stderr
+
+
+def test_doctor_json(tmp_path) -> None:
+    reference = REPO / ".." / "shared" / "sam_audio_reference"
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache")}
+    done = _cli("doctor", "--no-measure", "--json", "--model", str(reference), "--resource-path", str(tmp_path), env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["model"]["ok"] and checks["audio i/o"]["ok"]
+    assert report["plan"]["size"] in ("small", "base", "large")

@@ -551,7 +551,9 @@ def _config_problems(path: Path) -> list[str]:
 def _size(n_bytes: int) -> str:
     if n_bytes >= 2**30:
         return f"{n_bytes / 2**30:.1f} GiB"
-    return f"{n_bytes / 2**20:.1f} MiB"
+    if n_bytes >= 2**20:
+        return f"{n_bytes / 2**20:.1f} MiB"
+    return f"{n_bytes / 2**10:.1f} KiB"
 
 
 format_size = _size
