@@ -61,11 +61,33 @@ MODEL_FLAGS = [
         show_default=True,
         help="sam-audio: masked stems (stereo, exact null) or the model's own audio.",
     ),
+    click.option(
+        "--candidates",
+        type=click.IntRange(1, 16),
+        default=1,
+        show_default=True,
+        help="sam-audio: noise draws per clip and prompt; the best by --rank-by is kept.",
+    ),
+    click.option(
+        "--rank-by",
+        type=click.Choice(["presence", "consensus"]),
+        default="presence",
+        show_default=True,
+        help="sam-audio: presence keeps the least invented candidate, consensus the most typical.",
+    ),
+    click.option(
+        "--presence-threshold",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.0,
+        show_default=True,
+        help="sam-audio: clips where the prompt scores below this are silent (0 = off; try 0.3).",
+    ),
 ]
 
 
 def model_flags(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --backend, --model, --device, --dtype, --steps, --seed, --chunk and --output."""
+    """Add --backend, --model, --device, --dtype, --steps, --seed, --chunk, --output,
+    --candidates, --rank-by and --presence-threshold."""
     for flag in reversed(MODEL_FLAGS):
         command = flag(command)
     return command
@@ -81,4 +103,15 @@ def backend_options(params: dict[str, Any]) -> BackendOptions:
         seed=params.get("seed") or 0,
         chunk_s=params.get("chunk") or 10.0,
         output=params.get("output") or "masked",
+        extra=_sam_audio_extra(params),
     )
+
+
+def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """--candidates, --rank-by and --presence-threshold as sam-audio options, when not default."""
+    extra: list[tuple[str, str]] = []
+    if (params.get("candidates") or 1) > 1:
+        extra += [("candidates", str(params["candidates"])), ("rank_by", params.get("rank_by") or "presence")]  # fmt: skip
+    if params.get("presence_threshold"):
+        extra.append(("presence_threshold", str(params["presence_threshold"])))
+    return tuple(extra)

@@ -46,3 +46,28 @@ def test_separate_stereo_44k_file_gives_stems_that_null(tmp_path: Path) -> None:
         assert rate == RATE_HZ and data.T.shape == audio.shape
         total += data.T
     assert np.abs(total - audio).max() < 1e-5
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference fixtures not found at {REFERENCE}")
+def test_presence_threshold_and_candidates_from_the_command_line(tmp_path: Path) -> None:
+    t = np.arange(2 * RATE_HZ) / RATE_HZ
+    audio = (0.4 * np.sin(2 * np.pi * 330 * t))[None].astype(np.float32)
+    source = tmp_path / "mix.wav"
+    sf.write(source, audio.T, RATE_HZ, subtype="FLOAT")
+    out = tmp_path / "stems"
+    command = [
+        sys.executable, "-m", "samaudio_daw", "separate", str(source),
+        "--backend", "sam-audio", "--model", "../shared/sam_audio_reference",
+        "--prompt", "owl", "--steps", "2", "--chunk", "1", "--candidates", "2",
+        "--presence-threshold", "1", "-o", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "'owl' not found (presence below the threshold)" in done.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["backend_settings"]["candidates"] == 2
+    assert result["backend_settings"]["presence_threshold"] == 1.0
+    [target] = [s for s in result["stems"] if s["kind"] == "target"]
+    data, _ = sf.read(out / target["file"], dtype="float32")
+    assert np.abs(data).max() == 0.0
