@@ -92,3 +92,17 @@ def test_doctor_json(tmp_path) -> None:
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["model"]["ok"] and checks["audio i/o"]["ok"]
     assert report["plan"]["size"] in ("small", "base", "large")
+
+
+def test_model_pull_then_separate_uses_the_pulled_copy(local_hub, hub_env, tmp_path) -> None:
+    assert _cli("model", "pull", MODEL_ID, env=hub_env).returncode == 0
+    source = tmp_path / "mix.wav"
+    t = np.arange(48000) / 48000
+    sf.write(source, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000)
+    local_hub.repos.clear()  # the hub forgets the model: only the pulled copy can serve
+    done = _cli(
+        "separate", str(source), "--backend", "sam-audio", "--model", MODEL_ID,
+        "--prompt", "tone", "--steps", "2", "--chunk", "1", "-o", str(tmp_path / "out"), env=hub_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert local_hub.gets("checkpoint.pt") == [""]
