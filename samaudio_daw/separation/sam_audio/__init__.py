@@ -2,7 +2,7 @@
 
 Written from the reference spec and checked against the official fixtures stage by stage.
 Modules: config (config.json), dit, codec (DAC-VAE + watermark), text (T5), anchors,
-processor, ode, model (SamAudio), loader (from_pretrained), resample, masks, chunks,
+processor, ode, model (SamAudio), loader (load_model), resample, masks, chunks,
 pipeline (one track, any rate), device, cache, backend (the ``sam-audio`` Separator).
 
 Importing this package does not import torch; ``SamAudio`` and ``SamAudioSeparator`` are

@@ -33,16 +33,16 @@ class Anchor:
             raise ValueError(f"anchor needs 0 <= start_s < end_s, got {self.start_s}..{self.end_s}")
 
 
-def frame_of(time_s: float, sample_rate_hz: int, hop_samples: int) -> int:
+def frame_of(time_s: float, sample_rate: int, hop_samples: int) -> int:
     """First latent frame at or after ``time_s``: ceil(time·sr/hop), in float as the official code."""
-    return math.ceil(time_s * sample_rate_hz / hop_samples)
+    return math.ceil(time_s * sample_rate / hop_samples)
 
 
 def encode_anchors(
     anchors: Sequence[Sequence[Anchor]],
     frame_counts: Sequence[int],
     n_frames: int,
-    sample_rate_hz: int,
+    sample_rate: int,
     hop_samples: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids (B, K) int64 and alignment (B, n_frames) int64 for a batch.
@@ -59,8 +59,8 @@ def encode_anchors(
         alignment[b, :valid] = 0
         for j, anchor in enumerate(item):
             ids[b, 2 + j] = _SIGN_IDS[anchor.sign]
-            start = frame_of(anchor.start_s, sample_rate_hz, hop_samples)
-            end = frame_of(anchor.end_s, sample_rate_hz, hop_samples)
+            start = frame_of(anchor.start_s, sample_rate, hop_samples)
+            end = frame_of(anchor.end_s, sample_rate, hop_samples)
             alignment[b, start:end] = 2 + j
     return ids, alignment
 

@@ -21,6 +21,7 @@ from samaudio_daw.separation.base import (
     Prompt,
     PromptNotSupportedError,
     SeparationError,
+    check_input,
 )
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ class SamAudioSeparator:
 
         from samaudio_daw.separation.sam_audio.pipeline import separate_track
 
-        _check_audio(audio, sample_rate)
+        check_input(self.name, audio, sample_rate)
         self.check_prompts(prompts)
         if not prompts or audio.shape[1] == 0:
             return [np.zeros_like(audio, dtype=np.float32) for _ in prompts]
@@ -281,19 +282,3 @@ def model_status() -> tuple[bool, str]:
         )
     return True, f"model: {model} (from ${MODEL_ENV}), downloaded at {snapshot}"
 
-
-def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
-    if not isinstance(audio, np.ndarray) or audio.ndim != 2:
-        raise SeparationError(
-            f"sam-audio: audio must be a (channels, frames) array, got {getattr(audio, 'shape', audio)!r}"
-        )
-    if audio.shape[0] < 1:
-        raise SeparationError("sam-audio: audio has no channels")
-    if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
-        raise SeparationError(
-            f"sam-audio: sample_rate must be a positive integer, got {sample_rate!r}"
-        )
-    if not np.isfinite(audio).all():
-        raise SeparationError(
-            "sam-audio: audio contains NaN or infinite samples; fix the input file"
-        )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from samaudio_daw.separation.sam_audio.loader import load_model
 from samaudio_daw.separation.sam_audio.model import SamAudio
 
 CacheKey = tuple[str, str, str]
@@ -29,7 +30,7 @@ class ModelCache:
         key = (_canonical(model), str(device), str(dtype))
         with self._lock:
             if key not in self._models:
-                self._models[key] = SamAudio.from_pretrained(model, device=device, dtype=dtype)
+                self._models[key] = load_model(model, device, dtype)
             return self._models[key]
 
     def __len__(self) -> int:

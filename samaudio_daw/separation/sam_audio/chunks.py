@@ -29,9 +29,9 @@ class ChunkPlan:
             )
 
 
-def frames_for_seconds(seconds: float, sample_rate_hz: int, hop_samples: int) -> int:
+def frames_for_seconds(seconds: float, sample_rate: int, hop_samples: int) -> int:
     """The number of latent frames closest to ``seconds`` (at least one)."""
-    return max(1, round(seconds * sample_rate_hz / hop_samples))
+    return max(1, round(seconds * sample_rate / hop_samples))
 
 
 def plan_chunks(total_frames: int, chunk_frames: int, overlap: float) -> ChunkPlan:

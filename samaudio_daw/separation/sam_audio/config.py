@@ -26,7 +26,7 @@ class CodecConfig:
     decoder_dim: int = 1536
     decoder_rates: tuple[int, ...] = (12, 10, 8, 2)
     codebook_dim: int = 128
-    sample_rate_hz: int = 48000
+    sample_rate: int = 48000
 
     @property
     def hop_samples(self) -> int:
@@ -141,14 +141,14 @@ def _section(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _pick(section: Mapping[str, Any], cls: type, renames: Mapping[str, str]) -> dict[str, Any]:
+def _pick(section: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """The keys of ``section`` that ``cls`` has fields for (lists become tuples)."""
     fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
-    picked: dict[str, Any] = {}
-    for key, value in section.items():
-        name = renames.get(key, key)
-        if name in fields:
-            picked[name] = tuple(value) if isinstance(value, list) else value
-    return picked
+    return {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in section.items()
+        if key in fields
+    }
 
 
 def _check_supported(transformer: Mapping[str, Any], where: str) -> None:
@@ -167,17 +167,11 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config.json") -> SamA
     try:
         return SamAudioConfig(
             in_channels=int(raw["in_channels"]),
-            codec=CodecConfig(
-                **_pick(
-                    _section(raw, "audio_codec", where),
-                    CodecConfig,
-                    {"sample_rate": "sample_rate_hz"},
-                )
-            ),
+            codec=CodecConfig(**_pick(_section(raw, "audio_codec", where), CodecConfig)),
             text=TextEncoderConfig(
-                **_pick(_section(raw, "text_encoder", where), TextEncoderConfig, {})
+                **_pick(_section(raw, "text_encoder", where), TextEncoderConfig)
             ),
-            transformer=TransformerConfig(**_pick(transformer, TransformerConfig, {})),
+            transformer=TransformerConfig(**_pick(transformer, TransformerConfig)),
             vision_dim=int(_section(raw, "vision_encoder", where)["dim"]),
             num_anchors=int(raw.get("num_anchors", 3)),
             anchor_embedding_dim=int(raw.get("anchor_embedding_dim", 128)),

@@ -122,12 +122,12 @@ def weights_bytes(config: SamAudioConfig, dtype: torch.dtype) -> int:
 def item_bytes(config: SamAudioConfig, chunk_s: float, dtype: torch.dtype) -> int:
     """Peak activation memory of one (clip, prompt) pair: the larger of the DiT's working
     set (a few (frames, FFN width) tensors) and the codec decoder's (float32, 48 kHz)."""
-    frames = frames_for_seconds(chunk_s, config.codec.sample_rate_hz, config.codec.hop_samples)
+    frames = frames_for_seconds(chunk_s, config.codec.sample_rate, config.codec.hop_samples)
     width = config.transformer.ffn_hidden_dim
     element = torch.empty((), dtype=dtype).element_size()
     dit = 6 * frames * width * element
     scale = config.codec.decoder_dim / 1536
-    decoder = int(DECODER_BYTES_PER_SAMPLE * scale * chunk_s * config.codec.sample_rate_hz)
+    decoder = int(DECODER_BYTES_PER_SAMPLE * scale * chunk_s * config.codec.sample_rate)
     return max(dit, decoder)
 
 
@@ -263,7 +263,7 @@ def measure_model(
     spent here and the estimate's error."""
     started = time.perf_counter()
     config, device, dtype = model.config, model.device, model.compute_dtype
-    frames = frames_for_seconds(chunk_s, config.codec.sample_rate_hz, config.codec.hop_samples)
+    frames = frames_for_seconds(chunk_s, config.codec.sample_rate, config.codec.hop_samples)
     channels = config.latent_channels
     generator = torch.Generator().manual_seed(0)
     latent = torch.randn((1, channels, frames), generator=generator).to(device)
@@ -281,10 +281,10 @@ def measure_model(
     time_t = torch.full((1,), 0.5, device=device)
     dit = _timed(device, lambda: model.velocity(state, time_t, cond), repeats)
     codec_frames = frames_for_seconds(
-        codec_s, config.codec.sample_rate_hz, config.codec.hop_samples
+        codec_s, config.codec.sample_rate, config.codec.hop_samples
     )
     audio = 0.1 * torch.randn((1, 1, codec_frames * config.codec.hop_samples), generator=generator)
-    audio_s = audio.shape[-1] / config.codec.sample_rate_hz
+    audio_s = audio.shape[-1] / config.codec.sample_rate
     short = audio[..., : 4 * config.codec.hop_samples]
     encode = _timed(device, lambda: model.encode_audio(audio), repeats, lambda: model.encode_audio(short))  # fmt: skip
     codec_latent = torch.randn((1, channels, codec_frames), generator=generator).to(device)
@@ -313,7 +313,7 @@ def estimate_s(
     """Seconds to separate ``audio_s`` of audio with ``prompts`` prompts, from ``speed``:
     every clip is encoded once; every (clip, prompt) pair takes two DiT calls per ODE step
     and one decode of the clip's target. Clips as the pipeline cuts them."""
-    rate, hop = config.codec.sample_rate_hz, config.codec.hop_samples
+    rate, hop = config.codec.sample_rate, config.codec.hop_samples
     total = max(1, round(audio_s * rate / hop))
     chunk = frames_for_seconds(speed.chunk_s, rate, hop)
     plan = plan_chunks(total, chunk, overlap)

@@ -24,13 +24,13 @@ _EPS = 1e-8
 
 @dataclass(frozen=True)
 class StftGrid:
-    """An STFT at ``sample_rate_hz``: hop ``hop`` samples, window 4·hop (Hann)."""
+    """An STFT at ``sample_rate``: hop ``hop`` samples, window 4·hop (Hann)."""
 
-    sample_rate_hz: int
+    sample_rate: int
 
     @property
     def hop(self) -> int:
-        return max(1, round(self.sample_rate_hz * FRAME_S))
+        return max(1, round(self.sample_rate * FRAME_S))
 
     @property
     def n_fft(self) -> int:
@@ -104,16 +104,16 @@ def project_masks(
     """
     device = torch.device("cpu")
     target_times = torch.arange(frames, device=device, dtype=torch.float64) * (
-        target_grid.hop / target_grid.sample_rate_hz
+        target_grid.hop / target_grid.sample_rate
     )
-    source_frames = target_times / (model_grid.hop / model_grid.sample_rate_hz)
+    source_frames = target_times / (model_grid.hop / model_grid.sample_rate)
     in_time = _interp_axis(masks, source_frames, dim=2)
     bins = target_grid.n_fft // 2 + 1
     freqs = torch.arange(bins, device=device, dtype=torch.float64) * (
-        target_grid.sample_rate_hz / target_grid.n_fft
+        target_grid.sample_rate / target_grid.n_fft
     )
-    reliable_hz = RELIABLE_FRACTION * min(input_hz, model_grid.sample_rate_hz) / 2
-    source_bins = freqs.clamp(max=reliable_hz) / (model_grid.sample_rate_hz / model_grid.n_fft)
+    reliable_hz = RELIABLE_FRACTION * min(input_hz, model_grid.sample_rate) / 2
+    source_bins = freqs.clamp(max=reliable_hz) / (model_grid.sample_rate / model_grid.n_fft)
     return _interp_axis(in_time, source_bins, dim=1)
 
 

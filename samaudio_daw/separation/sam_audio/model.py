@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -53,7 +52,7 @@ class SeparationResult:
 
 
 class SamAudio(nn.Module):
-    """The audio-only SAM-Audio model; build it with ``SamAudio.from_pretrained``.
+    """The audio-only SAM-Audio model; load one with ``loader.load_model``.
 
     The codec runs in float32 (as the official code); the DiT and the small top-level
     layers run in ``compute_dtype``. ``video_term`` (D,) is the constant the video branch
@@ -75,27 +74,6 @@ class SamAudio(nn.Module):
         self.compiled = False
         """Set by ``compiled.compile_model`` once the DiT and codec are compiled."""
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_hub_id: str | Path,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype | str = torch.float32,
-    ) -> SamAudio:
-        """Load config.json + checkpoint.pt from a folder or the hub (see loader.load_model).
-
-        ``dtype`` (a torch dtype or "float32", "bfloat16", "float16") applies to the DiT and
-        the layers around it; the codec and T5 always run in float32.
-        """
-        from samaudio_daw.separation.sam_audio.device import DTYPES
-        from samaudio_daw.separation.sam_audio.loader import load_model
-
-        if isinstance(dtype, str):
-            if dtype not in DTYPES:
-                raise ValueError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16")
-            dtype = DTYPES[dtype]
-        return load_model(path_or_hub_id, torch.device(device), dtype)
-
     @property
     def compute_dtype(self) -> torch.dtype:
         return self.proj.weight.dtype
@@ -109,8 +87,8 @@ class SamAudio(nn.Module):
         return self.config.codec.hop_samples
 
     @property
-    def sample_rate_hz(self) -> int:
-        return self.config.codec.sample_rate_hz
+    def sample_rate(self) -> int:
+        return self.config.codec.sample_rate
 
     @torch.inference_mode()
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
@@ -119,7 +97,7 @@ class SamAudio(nn.Module):
 
     def encode_text(self, prompts: Sequence[str]) -> TextFeatures:
         if self.text_encoder is None:
-            raise RuntimeError("this SamAudio has no text encoder; load it with from_pretrained")
+            raise RuntimeError("this SamAudio has no text encoder; load it with loader.load_model")
         return self.text_encoder.encode(prompts)
 
     @torch.inference_mode()
@@ -194,7 +172,7 @@ class SamAudio(nn.Module):
         if len(prompts) != len(audios):
             raise ValueError(f"got {len(prompts)} prompts for {len(audios)} audio items")
         parsed = None if anchors is None else [[Anchor(*a) for a in item] for item in anchors]  # type: ignore[arg-type]
-        batch = prepare_batch(audios, parsed, self.sample_rate_hz, self.hop_samples)
+        batch = prepare_batch(audios, parsed, self.sample_rate, self.hop_samples)
         latent = self.encode_audio(batch.audio)
         cond = self.condition(latent, batch.labels, self.encode_text(prompts))
         channels = 2 * self.config.latent_channels

@@ -114,12 +114,12 @@ Item = tuple[int, int]
 """(clip index, prompt index)."""
 
 
-def model_view(audio: torch.Tensor, sample_rate_hz: int, model: SamAudio) -> ModelView:
-    """(channels, samples) at ``sample_rate_hz`` → the 48 kHz mono view, padded to a hop multiple.
+def model_view(audio: torch.Tensor, sample_rate: int, model: SamAudio) -> ModelView:
+    """(channels, samples) at ``sample_rate`` → the 48 kHz mono view, padded to a hop multiple.
 
     Padding is reflected, as the official codec pads, unless the clip is too short for it.
     """
-    mono = resample(audio.mean(dim=0), sample_rate_hz, model.sample_rate_hz)
+    mono = resample(audio.mean(dim=0), sample_rate, model.sample_rate)
     samples = mono.shape[-1]
     extra = -samples % model.hop_samples
     mode = "reflect" if samples > extra else "constant"
@@ -183,13 +183,13 @@ def generate_targets(
     from the noise of ``candidate``."""
     clip_ids = [c for c, _ in items]
     prompt_ids = torch.tensor([p for _, p in items])
-    frame_s = model.hop_samples / model.sample_rate_hz
+    frame_s = model.hop_samples / model.sample_rate
     anchors = [
         clip_anchors(prompts[p], plan.starts[c] * frame_s, plan.chunk_frames * frame_s)
         for c, p in items
     ]
     labels = label_frames(
-        anchors, [plan.chunk_frames] * len(items), model.sample_rate_hz, model.hop_samples
+        anchors, [plan.chunk_frames] * len(items), model.sample_rate, model.hop_samples
     )
     text = TextFeatures(
         inputs.text.features[prompt_ids.to(inputs.text.features.device)],
@@ -216,7 +216,7 @@ def _accumulate(
 ) -> list[ChunkPresence]:
     """Blend a batch's decoded targets (n, clip samples) as masks or as audio, silencing
     the pairs whose presence score is below the threshold; their scores."""
-    grid = StftGrid(model.sample_rate_hz)
+    grid = StftGrid(model.sample_rate)
     output = settings.output
     mixtures = inputs.clips[[c for c, _ in items]]
     scores = presence_scores(waves, mixtures, grid).tolist()
@@ -225,7 +225,7 @@ def _accumulate(
     for row, off in enumerate(silenced):
         if off:
             values[row] = 0.0
-    frame_s = model.hop_samples / model.sample_rate_hz
+    frame_s = model.hop_samples / model.sample_rate
     found = [
         ChunkPresence(
             p, plan.starts[c] * frame_s, (plan.starts[c] + plan.chunk_frames) * frame_s, s, off
@@ -244,7 +244,7 @@ def _blend_shape(
 ) -> tuple[int, ...]:
     if output == "generated":
         return (n_prompts, view.mono.shape[-1])
-    grid = StftGrid(model.sample_rate_hz)
+    grid = StftGrid(model.sample_rate)
     return (n_prompts, grid.n_fft // 2 + 1, grid.frames(view.mono.shape[-1]))
 
 
@@ -280,7 +280,7 @@ def blend_clips(
             return drawn[0]
         mixtures = inputs.clips[[c for c, _ in batch]]
         return pick_candidates(
-            torch.stack(drawn), mixtures, settings.rank_by, StftGrid(model.sample_rate_hz)
+            torch.stack(drawn), mixtures, settings.rank_by, StftGrid(model.sample_rate)
         )
 
     for batch, waves in in_batches(
@@ -320,41 +320,41 @@ def _step_reporter(
 def separate_track(
     model: SamAudio,
     audio: torch.Tensor,
-    sample_rate_hz: int,
+    sample_rate: int,
     prompts: Sequence[Prompt],
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
 ) -> torch.Tensor:
-    """audio: (channels, samples) float32 at ``sample_rate_hz`` → targets (P, channels, samples).
+    """audio: (channels, samples) float32 at ``sample_rate`` → targets (P, channels, samples).
 
     Masked output keeps every channel and the full band, and the targets never add up to
     more than the mixture in any time-frequency cell; generated output is the model's own
     audio, resampled and copied to every channel. Float32 on the CPU.
     """
     with torch.inference_mode():
-        view = model_view(audio, sample_rate_hz, model)
+        view = model_view(audio, sample_rate, model)
         total_frames = view.mono.shape[-1] // model.hop_samples
-        chunk = frames_for_seconds(settings.chunk_s, model.sample_rate_hz, model.hop_samples)
+        chunk = frames_for_seconds(settings.chunk_s, model.sample_rate, model.hop_samples)
         plan = plan_chunks(total_frames, chunk, settings.overlap)
         blended = blend_clips(model, view, plan, prompts, settings, progress, presence)
         if settings.output == "generated":
-            targets = _finish_generated(blended, view, audio.shape, sample_rate_hz, model)
+            targets = _finish_generated(blended, view, audio.shape, sample_rate, model)
         else:
-            targets = _finish_masked(blended, audio, sample_rate_hz, model)
+            targets = _finish_masked(blended, audio, sample_rate, model)
     if progress is not None:
         progress(1.0)
     return targets.cpu()
 
 
 def _finish_masked(
-    masks: torch.Tensor, audio: torch.Tensor, sample_rate_hz: int, model: SamAudio
+    masks: torch.Tensor, audio: torch.Tensor, sample_rate: int, model: SamAudio
 ) -> torch.Tensor:
     """Normalised 48 kHz masks (P, bins, frames) → targets (P, channels, samples) at the input rate."""
-    grid = StftGrid(sample_rate_hz)
+    grid = StftGrid(sample_rate)
     frames = grid.frames(audio.shape[-1])
     projected = project_masks(
-        normalise_masks(masks), StftGrid(model.sample_rate_hz), grid, frames, sample_rate_hz
+        normalise_masks(masks), StftGrid(model.sample_rate), grid, frames, sample_rate
     )
     return apply_masks(audio.to(model.device, torch.float32), projected, grid)
 
@@ -363,11 +363,11 @@ def _finish_generated(
     waves: torch.Tensor,
     view: ModelView,
     shape: torch.Size,
-    sample_rate_hz: int,
+    sample_rate: int,
     model: SamAudio,
 ) -> torch.Tensor:
     """Blended 48 kHz audio (P, padded samples) → (P, channels, samples) at the input rate."""
     channels, samples = shape
-    at_rate = resample(waves[:, : view.samples], model.sample_rate_hz, sample_rate_hz)
+    at_rate = resample(waves[:, : view.samples], model.sample_rate, sample_rate)
     at_rate = torch.nn.functional.pad(at_rate, (0, max(0, samples - at_rate.shape[-1])))
     return at_rate[:, None, :samples].expand(-1, channels, -1).contiguous()

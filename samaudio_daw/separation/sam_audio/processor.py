@@ -26,14 +26,14 @@ class FrameLabels:
 def label_frames(
     anchors: Sequence[Sequence[Anchor]],
     frame_counts: Sequence[int],
-    sample_rate_hz: int,
+    sample_rate: int,
     hop_samples: int,
 ) -> FrameLabels:
     """Frame mask and anchor encoding for items of ``frame_counts`` frames, padded to the longest."""
     n_frames = max(frame_counts)
     counts = torch.tensor(list(frame_counts), dtype=torch.int64)
     frame_mask = torch.arange(n_frames)[None, :] < counts[:, None]
-    ids, alignment = encode_anchors(anchors, frame_counts, n_frames, sample_rate_hz, hop_samples)
+    ids, alignment = encode_anchors(anchors, frame_counts, n_frames, sample_rate, hop_samples)
     return FrameLabels(frame_mask, ids, alignment)
 
 
@@ -65,7 +65,7 @@ def downmix(audio: torch.Tensor, where: str) -> torch.Tensor:
 def prepare_batch(
     audios: Sequence[torch.Tensor],
     anchors: Sequence[Sequence[Anchor]] | None,
-    sample_rate_hz: int,
+    sample_rate: int,
     hop_samples: int,
 ) -> AudioBatch:
     """Downmix each (channels, samples) item, pad to the longest, encode the anchors.
@@ -79,7 +79,7 @@ def prepare_batch(
         if mono.shape[0] <= hop_samples // 2:
             raise ValueError(
                 f"audio item {i} has {mono.shape[0]} samples; SAM-Audio needs more than "
-                f"{hop_samples // 2} ({hop_samples / 2 / sample_rate_hz * 1000:.0f} ms at 48 kHz)"
+                f"{hop_samples // 2} ({hop_samples / 2 / sample_rate * 1000:.0f} ms at 48 kHz)"
             )
     longest = max(mono.shape[0] for mono in monos)
     audio = torch.zeros((len(monos), 1, longest), dtype=torch.float32)
@@ -90,5 +90,5 @@ def prepare_batch(
     items = anchors if anchors is not None else [()] * len(monos)
     if len(items) != len(monos):
         raise ValueError(f"got anchors for {len(items)} items but {len(monos)} audio items")
-    labels = label_frames(items, frame_counts.tolist(), sample_rate_hz, hop_samples)
+    labels = label_frames(items, frame_counts.tolist(), sample_rate, hop_samples)
     return AudioBatch(audio, sample_counts, frame_counts, labels)
