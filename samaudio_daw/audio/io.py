@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
+from samaudio_daw.audio.checks import first_non_finite_frame
 from samaudio_daw.audio.wav import WavWriter
 from samaudio_daw.errors import OutputError, UserError
 from samaudio_daw.files import commit_temp, create_temp, output_error, remove_own_temp
@@ -163,9 +164,9 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
 
 def check_finite(block: np.ndarray, path: Path, start_frame: int, sample_rate: int) -> None:
     """Raise AudioFileError naming the time of the first NaN or infinite sample."""
-    bad = ~np.isfinite(block)
-    if bad.any():
-        frame = start_frame + int(np.argwhere(bad.any(axis=0))[0][0])
+    bad = first_non_finite_frame(block)
+    if bad is not None:
+        frame = start_frame + bad
         raise AudioFileError(
             path, f"contains NaN or infinite samples (first at {frame / sample_rate:.3f} s)"
         )

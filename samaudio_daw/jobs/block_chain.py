@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
+from samaudio_daw.audio.checks import check_audio
 from samaudio_daw.presets import Preset, build_post_chain, build_pre_chain
 
 _FLUSH_BLOCK_FRAMES = 8192
@@ -21,6 +22,7 @@ class BlockChain:
     """Process consecutive (channels, frames) float32 blocks through one chain."""
 
     def __init__(self, board: pedalboard.Pedalboard, sample_rate: int, channels: int) -> None:
+        check_audio(np.zeros((channels, 0), np.float32), sample_rate)
         self._board = board
         self._sample_rate = sample_rate
         self._channels = channels
@@ -47,6 +49,9 @@ class BlockChain:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Run one block; may return fewer frames early on (latency), never more than fed."""
+        check_audio(block, self._sample_rate, finite=False)
+        if block.shape[0] != self._channels:
+            raise ValueError(f"expected {self._channels} channel(s), got shape {block.shape}")
         frames = block.shape[1]
         self._frames_in += frames
         if frames <= self._channels:

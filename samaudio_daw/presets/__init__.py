@@ -3,7 +3,6 @@ separation, and which tracks a preset is for. See ``presets/README.md`` for the 
 """
 
 from samaudio_daw.presets.chains import (
-    apply_chain,
     build_chain,
     build_plugin,
     build_post_chain,
@@ -48,7 +47,6 @@ __all__ = [
     "PresetLibrary",
     "StemSpec",
     "TrackChoice",
-    "apply_chain",
     "build_chain",
     "build_plugin",
     "build_post_chain",

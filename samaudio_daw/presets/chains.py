@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pedalboard
 
 from samaudio_daw.presets.parsing import did_you_mean
@@ -309,51 +308,3 @@ def check_preset_plugins(preset: Preset, *, load_vst3: bool = False) -> None:
             build_plugin(
                 spec, source=preset.label, field=f"{field}[{index}]", base_dir=_base_dir(preset)
             )
-
-
-def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
-    if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
-        raise TypeError(
-            f"audio must be a float32 numpy array, got {getattr(audio, 'dtype', audio)}"
-        )
-    if audio.ndim != 2 or audio.shape[0] == 0:
-        raise ValueError(f"audio must be (channels, frames) with channels >= 1, got {audio.shape}")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
-        raise TypeError(f"sample_rate must be an int in Hz, got {sample_rate!r}")
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-
-
-def _fit_frames(processed: np.ndarray, frames: int) -> np.ndarray:
-    """``processed`` cut or zero-padded at the end to exactly ``frames`` frames."""
-    if processed.shape[1] >= frames:
-        return np.ascontiguousarray(processed[:, :frames], dtype=np.float32)
-    fitted = np.zeros((processed.shape[0], frames), dtype=np.float32)
-    fitted[:, : processed.shape[1]] = processed
-    return fitted
-
-
-def apply_chain(chain: pedalboard.Plugin, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Run ``chain`` over ``audio`` and return audio aligned with it, sample for sample.
-
-    ``audio`` is (channels, frames) float32 at ``sample_rate`` Hz and is not changed; the
-    result has the same shape and dtype. The whole array is processed in one call with
-    ``reset=True``, so pedalboard compensates the latency each plugin reports (a
-    look-ahead limiter's output is shifted back into place) and flushes the tail. A
-    plugin can still return fewer or more frames than it was given (pedalboard warns
-    of this); the end is then zero-padded or cut so the frame count never changes.
-    Reverb or delay tails past the last frame are cut. A chain that changes the channel
-    count raises ValueError. An empty chain returns a copy.
-    """
-    _check_audio(audio, sample_rate)
-    channels, frames = audio.shape
-    # pedalboard guesses the channel axis from the shape; with more frames than channels
-    # it always reads (channels, frames), so very short inputs are padded past that.
-    padded = _fit_frames(audio, max(frames, channels + 1))
-    processed = chain.process(padded, float(sample_rate), reset=True)
-    if processed.ndim != 2 or processed.shape[0] != channels:
-        raise ValueError(
-            f"the chain turned {channels} channel(s) into shape {processed.shape}; "
-            "expected a chain that keeps the channel count (check mono/stereo plugins)"
-        )
-    return _fit_frames(processed, frames)

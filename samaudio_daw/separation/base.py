@@ -14,6 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from samaudio_daw.audio.checks import MAX_SAMPLE_RATE, AudioArrayError, AudioTypeError, check_audio
 from samaudio_daw.errors import UserError
 
 ProgressCallback = Callable[[float], None]
@@ -26,6 +27,21 @@ class SeparationError(UserError):
 
 class PromptNotSupportedError(SeparationError):
     """The backend cannot serve this prompt (for example `dsp` and "the owl hooting")."""
+
+
+def check_input(
+    backend: str,
+    audio: np.ndarray,
+    sample_rate: int,
+    min_rate: int = 1,
+    max_rate: int = MAX_SAMPLE_RATE,
+    any_float: bool = False,
+) -> None:
+    """``audio.checks.check_audio`` for a backend's input; a problem is a SeparationError."""
+    try:
+        check_audio(audio, sample_rate, min_rate, max_rate, any_float=any_float)
+    except (AudioArrayError, AudioTypeError) as error:
+        raise SeparationError(f"{backend}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -117,21 +133,3 @@ class Separation:
 
     targets: tuple[np.ndarray, ...]
     residual: np.ndarray
-
-
-def separate_with_residual(
-    separator: Separator,
-    audio: np.ndarray,
-    sample_rate: int,
-    prompts: Sequence[Prompt],
-    progress: ProgressCallback | None = None,
-) -> Separation:
-    """Run ``separator`` on a whole array and add the residual."""
-    if audio.ndim != 2:
-        raise SeparationError(f"audio must be (channels, frames), got shape {audio.shape}")
-    targets = separator.separate(audio, sample_rate, prompts, progress)
-    if len(targets) != len(prompts):
-        raise SeparationError(
-            f"backend {separator.name!r} returned {len(targets)} targets for {len(prompts)} prompts"
-        )
-    return Separation(tuple(targets), residual_of(audio, targets))

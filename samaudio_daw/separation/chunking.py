@@ -9,12 +9,11 @@ middle, ``1/(block_frames/2)`` at the edges) raised to ``transition_power``, sum
 and divided by the summed weights, so every output frame is a weighted mean of the
 blocks that cover it.
 
-Two forms with exactly the same arithmetic (they agree bit for bit):
-
-- ``separate_in_blocks``: an in-memory array in, full-length targets out.
-- ``BlockStream``: push successive input blocks of any size as a reader delivers
-  them, and get back the target frames that are final so far, to write as you go.
-  Memory stays bounded by about one block plus context whatever the file length.
+``BlockStream`` takes successive input blocks of any size as a reader delivers them
+and gives back the target frames that are final so far, to write as you go; the
+output does not depend on how the input was cut into blocks (it is the same bit for
+bit as one push of the whole array). Memory stays bounded by about one block plus
+context whatever the file length.
 
 A separator may offer optional hooks the chunker uses (none is part of the
 `Separator` protocol):
@@ -32,13 +31,12 @@ Without them the context is 0 and the alignment 1 frame.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from samaudio_daw.separation.base import (
-    ProgressCallback,
     Prompt,
     SeparationError,
     Separator,
@@ -155,57 +153,15 @@ def _block_input_frames(plan: BlockPlan, start: int, total_frames: int) -> tuple
     return kept, kept + 2 * plan.context_frames
 
 
-def separate_in_blocks(
-    separator: Separator,
-    audio: np.ndarray,
-    sample_rate: int,
-    prompts: Sequence[Prompt],
-    block_s: float,
-    overlap: float = 0.25,
-    transition_power: float = 1.0,
-    *,
-    context_s: float | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[np.ndarray]:
-    """One target per prompt for ``audio`` (channels, frames) float32, block by block.
-
-    Blocks of ``block_s`` seconds start every ``(1 - overlap) * block_s``; see the
-    module docstring for the context and crossfade. Returns arrays shaped like
-    ``audio``, float32; ``audio`` is not changed. ``progress`` gets the fraction of
-    blocks done.
-    """
-    if audio.ndim != 2:
-        raise SeparationError(f"audio must be (channels, frames), got shape {audio.shape}")
-    separator.check_prompts(prompts)
-    plan = plan_blocks(separator, sample_rate, block_s, overlap, context_s, prompts)
-    weight = block_weights(plan.block_frames, transition_power)
-    channels, total = audio.shape
-    outputs = [np.zeros((channels, total), dtype=np.float32) for _ in prompts]
-    weight_sum = np.zeros(total, dtype=np.float32)
-    starts = range(0, total, plan.stride_frames)
-    for done, start in enumerate(starts, start=1):
-        kept, frames = _block_input_frames(plan, start, total)
-        block = _section(audio, start - plan.context_frames, frames)
-        targets = _separate_block(separator, block, sample_rate, prompts, plan, kept)
-        for output, target in zip(outputs, targets, strict=True):
-            output[:, start : start + kept] += weight[:kept] * target
-        weight_sum[start : start + kept] += weight[:kept]
-        if progress is not None:
-            progress(done / len(starts))
-    for output in outputs:
-        output /= weight_sum
-    return outputs
-
-
 class BlockStream:
-    """Streaming form of ``separate_in_blocks``: push input blocks, get finished targets.
+    """Push input blocks, get finished targets: block-wise separation of one file.
 
     Make one per file: ``stream = BlockStream(separator, sample_rate, channels,
     prompts, block_s)``; call ``stream.push(block)`` with successive (channels,
     frames) float32 blocks of any length as they are read, and ``stream.finish()``
     once after the last. Each call returns one array per prompt holding the next
     target frames that are final (possibly 0 frames); written one after another
-    they give exactly what ``separate_in_blocks`` gives for the whole file.
+    they give exactly what one push of the whole file gives.
     ``frames_in`` and ``frames_out`` count frames pushed and returned.
     """
 
@@ -309,35 +265,3 @@ class BlockStream:
         self._weight_sum = self._weight_sum[count:]
         self.frames_out += count
         return finished
-
-
-def separate_stream(
-    separator: Separator,
-    blocks: Iterable[np.ndarray],
-    sample_rate: int,
-    channels: int,
-    prompts: Sequence[Prompt],
-    block_s: float,
-    overlap: float = 0.25,
-    transition_power: float = 1.0,
-    *,
-    context_s: float | None = None,
-) -> Iterator[list[np.ndarray]]:
-    """Generator over ``BlockStream``: yields one list of target frames per input block.
-
-    Lists may hold 0-frame arrays while a block is still incomplete; the last list
-    comes after ``blocks`` is exhausted.
-    """
-    stream = BlockStream(
-        separator,
-        sample_rate,
-        channels,
-        prompts,
-        block_s,
-        overlap,
-        transition_power,
-        context_s=context_s,
-    )
-    for block in blocks:
-        yield stream.push(block)
-    yield stream.finish()

@@ -9,10 +9,10 @@ import numpy as np
 import pedalboard
 import pytest
 
+from samaudio_daw.jobs.block_chain import BlockChain
 from samaudio_daw.presets import (
     PluginSpec,
     PresetError,
-    apply_chain,
     build_chain,
     build_post_chain,
     build_pre_chain,
@@ -21,6 +21,12 @@ from samaudio_daw.presets import (
 )
 
 SAMPLE_RATE = 48_000
+
+
+def apply_chain(chain: pedalboard.Plugin, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A whole array through the runner's BlockChain: one block, then what latency held."""
+    block_chain = BlockChain(chain, sample_rate, getattr(audio, "shape", (1,))[0] or 1)
+    return np.concatenate([block_chain.process(audio), block_chain.flush()], axis=1)
 WritePreset = Callable[..., Path]
 
 

@@ -1,4 +1,4 @@
-"""Block-wise separation: crossfade maths, context, alignment, and stream == in-memory."""
+"""Block-wise separation: crossfade maths, context, alignment, and any cut == one push."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import numpy as np
 import pytest
 
 from samaudio_daw.separation.base import Prompt, SeparationError
-from samaudio_daw.separation.chunking import (
-    BlockStream,
-    block_weights,
-    plan_blocks,
-    separate_in_blocks,
-    separate_stream,
-)
+from samaudio_daw.separation.chunking import BlockStream, block_weights, plan_blocks
 
 RATE = 1000
 PROMPTS = (Prompt("first"), Prompt("second"))
@@ -54,6 +48,33 @@ class Edgy(Scaling):
     def separate(self, audio, sample_rate, prompts, progress=None):  # type: ignore[no-untyped-def]
         ramp = np.linspace(0.0, 1.0, audio.shape[1], dtype=np.float32)
         return [audio * ramp for _ in prompts]
+
+
+def separate_in_blocks(
+    separator: Scaling,
+    audio: np.ndarray,
+    sample_rate: int,
+    prompts: Sequence[Prompt],
+    block_s: float,
+    overlap: float = 0.25,
+    transition_power: float = 1.0,
+    *,
+    context_s: float | None = None,
+) -> list[np.ndarray]:
+    """The whole array pushed into a BlockStream at once: the in-memory form."""
+    stream = BlockStream(
+        separator,  # type: ignore[arg-type]
+        sample_rate,
+        audio.shape[0],
+        prompts,
+        block_s,
+        overlap,
+        transition_power,
+        context_s=context_s,
+    )
+    pushed = stream.push(audio)
+    rest = stream.finish()
+    return [np.concatenate(pair, axis=1) for pair in zip(pushed, rest, strict=True)]
 
 
 def _audio(channels: int = 2, frames: int = 7777, seed: int = 0) -> np.ndarray:
@@ -129,12 +150,6 @@ def test_block_geometry_follows_the_separators_alignment() -> None:
     assert plan_blocks(Scaling(), RATE, 1.0, 0.25).context_frames == 0  # type: ignore[arg-type]
 
 
-def test_progress_reaches_one() -> None:
-    seen: list[float] = []
-    separate_in_blocks(Scaling(), _audio(), RATE, PROMPTS, 1.0, progress=seen.append)
-    assert seen == sorted(seen) and seen[-1] == 1.0
-
-
 def test_prompts_are_checked_before_any_audio() -> None:
     separator = Scaling()
     with pytest.raises(SeparationError, match="owl"):
@@ -150,8 +165,8 @@ def test_input_is_not_changed_and_short_or_empty_audio_works() -> None:
     np.testing.assert_allclose(targets[0], 0.25 * audio, rtol=1e-6)
     empty = separate_in_blocks(Scaling(), audio[:, :0], RATE, PROMPTS, 5.0)
     assert [t.shape for t in empty] == [(2, 0), (2, 0)]
-    streamed = list(separate_stream(Scaling(), [], RATE, 2, PROMPTS, 5.0))  # type: ignore[arg-type]
-    assert [t.shape for t in streamed[-1]] == [(2, 0), (2, 0)]
+    nothing_pushed = BlockStream(Scaling(), RATE, 2, PROMPTS, 5.0).finish()  # type: ignore[arg-type]
+    assert [t.shape for t in nothing_pushed] == [(2, 0), (2, 0)]
 
 
 def test_bad_settings_say_what_to_use() -> None:

@@ -22,7 +22,7 @@ from samaudio_daw.separation.base import (
     TimeSpan,
     residual_of,
 )
-from samaudio_daw.separation.chunking import separate_in_blocks
+from samaudio_daw.separation.chunking import BlockStream
 from samaudio_daw.separation.dsp import DspSeparator
 from samaudio_daw.separation.dsp.hum import HumSettings, detect_hum
 
@@ -405,7 +405,9 @@ def _block_wise_nulls(
     prompts = [Prompt(text) for text in texts]
     separator = DspSeparator()
     whole = separator.separate(mixture, rate, prompts)
-    blocks = separate_in_blocks(separator, mixture, rate, prompts, block_s)
+    stream = BlockStream(separator, rate, mixture.shape[0], prompts, block_s)
+    pushed, rest = stream.push(mixture), stream.finish()
+    blocks = [np.concatenate(pair, axis=1) for pair in zip(pushed, rest, strict=True)]
     return [null_db(one, chunked) for one, chunked in zip(whole, blocks, strict=True)]
 
 

@@ -43,6 +43,7 @@ from samaudio_daw.separation.base import (
     Prompt,
     PromptNotSupportedError,
     SeparationError,
+    check_input,
 )
 from samaudio_daw.separation.dsp.hum import HumSettings, detect_hum, hum_signal
 from samaudio_daw.separation.dsp.masks import (
@@ -213,13 +214,7 @@ def _read_prompts(prompts: Sequence[Prompt]) -> list[TargetKind]:
 def _check_audio(
     audio: np.ndarray, sample_rate: int, prompts: Sequence[Prompt], kinds: list[TargetKind]
 ) -> None:
-    if not isinstance(audio, np.ndarray) or audio.ndim != 2 or audio.shape[0] < 1:
-        shape = getattr(audio, "shape", None)
-        raise SeparationError(f"audio must be a (channels, frames) array, got shape {shape}")
-    if not np.issubdtype(audio.dtype, np.floating):
-        raise SeparationError(f"audio must be float32 samples, got dtype {audio.dtype}")
-    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 384000:
-        raise SeparationError(f"sample_rate must be an integer 8000..384000 Hz, got {sample_rate}")
+    check_input("dsp", audio, sample_rate, 8000, 384000, any_float=True)
     for prompt, kind in zip(prompts, kinds, strict=True):
         if kind in _STEREO_KINDS and audio.shape[0] != 2:
             raise PromptNotSupportedError(
