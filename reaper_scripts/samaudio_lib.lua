@@ -416,57 +416,6 @@ function names.tag_name(tag)
   return (trim(tag):lower():gsub("[%s_]+", "-"))
 end
 
-function names.parse(track_name)
-  local tags, prompts = {}, {}
-  for tag in track_name:gmatch("%[([^%[%]]*)%]") do tags[#tags + 1] = tag end
-  for prompt in track_name:gmatch("{([^{}]*)}") do prompts[#prompts + 1] = trim(prompt) end
-  return tags, prompts
-end
-
-local function unique_tags(tags)
-  local seen, result = {}, {}
-  for _, tag in ipairs(tags) do
-    local name = names.tag_name(tag)
-    if name == "" then return nil, "empty tag []: put a preset name inside, e.g. [drums]" end
-    if not seen[name] then seen[name] = true; result[#result + 1] = name end
-  end
-  return result
-end
-
---- What a track name asks for: {preset=...}, {prompts={...}}, nil (nothing), or nil + error.
-function names.selection(track_name)
-  local tags, prompts = names.parse(track_name)
-  local presets, err = unique_tags(tags)
-  if not presets then return nil, err end
-  for _, prompt in ipairs(prompts) do
-    if prompt == "" then
-      return nil, "empty prompt {}: describe the sound, e.g. {the owl hooting}"
-    end
-  end
-  if #presets > 1 then
-    return nil, "several preset tags (" .. table.concat(presets, ", ") .. "); keep one"
-  end
-  if #presets == 1 and #prompts > 0 then
-    return nil, "both a preset tag and a {prompt}; keep one"
-  end
-  if #presets == 1 then return { preset = presets[1] } end
-  if #prompts > 0 then return { prompts = prompts } end
-  return nil
-end
-
---- The user's answer to "which preset?": a preset name, [tag], {prompt}s, or a plain prompt.
-function names.parse_answer(text)
-  text = trim(text or "")
-  if text == "" then return nil, "nothing entered" end
-  if text:find("[%[{]") then
-    local selection, err = names.selection(text)
-    if selection then return selection end
-    return nil, err or ("not understood: " .. text)
-  end
-  if text:match("^[%w%-_]+$") then return { preset = names.tag_name(text) } end
-  return { prompts = { text } }
-end
-
 --- `track_name` with every [tag] and {prompt} replaced by one [preset] tag.
 function names.with_tag(track_name, preset)
   local base = names.without_tag(track_name)
@@ -1095,33 +1044,84 @@ end
 local separate = {}
 M.separate = separate
 
+--- What each of `texts` asks for, by samaudio-daw's one rule (`samaudio-daw resolve`):
+--- [tag], {prompt}, a preset's name, a preset's name patterns, else a prompt; with
+--- `track_names`, a name that selects no preset asks for nothing. Returns a list with,
+--- per text, {preset=...}, {prompts={...}} or false (nothing), or nil and the first
+--- problem. The texts travel in a file, so no name is ever read by a shell.
+function names.resolve(cfg, texts, track_names)
+  local base = job.base_folder()
+  reaper.RecursiveCreateDirectory(base, 0)
+  local file = path.join(base, string.format("resolve-%d-%d.json", os.time(), math.random(1, 1e9)))
+  if not path.write_atomic(file, json.encode(json.array(texts))) then
+    return nil, "cannot write " .. file .. "; check the project's media folder"
+  end
+  local args = { "resolve", "--json", "--from", file }
+  if track_names then args[#args + 1] = "--track-names" end
+  local code, output = config.run_blocking(cfg, args, 30000)
+  os.remove(file)
+  if not code then return nil, output end
+  local start = output:find("[%[{]")
+  local entries = start and json.decode(output:sub(start)) or nil
+  if type(entries) == "table" and type(entries.error) == "string" then
+    return nil, "samaudio-daw: error: " .. entries.error
+  end
+  if code ~= 0 or type(entries) ~= "table" or #entries ~= #texts then
+    local last = output:match("([^\r\n]+)[\r\n]*$") or "no output"
+    return nil, "samaudio-daw resolve failed (exit code " .. code .. "): " .. last
+  end
+  local result = {}
+  for i, entry in ipairs(entries) do
+    if entry.kind == "error" then
+      return nil, track_names and ("track '" .. texts[i] .. "': " .. entry.reason) or entry.reason
+    end
+    if entry.kind == "nothing" then
+      result[i] = false
+    elseif entry.preset then
+      result[i] = { preset = entry.preset }
+    else
+      result[i] = { prompts = entry.prompts }
+    end
+  end
+  return result
+end
+
 separate.POLL_S = 0.2
 
-local function ask_selection(track_name)
+local function ask_selection(cfg, track_name)
   local last = reaper.GetExtState(M.EXT_SECTION, "last_answer")
   local title = M.TITLE .. ": what to separate from '" .. track_name .. "'"
   local ok, answer = reaper.GetUserInputs(title, 1, "Preset name or prompt:,extrawidth=240", last)
   if not ok then return nil end -- the user cancelled: stop quietly
-  local selection, err = names.parse_answer(answer)
-  if not selection then return nil, "track '" .. track_name .. "': " .. err end
+  if trim(answer) == "" then return nil, "track '" .. track_name .. "': nothing entered" end
+  local found, err = names.resolve(cfg, { answer }, false)
+  if not found then return nil, "track '" .. track_name .. "': " .. err end
   reaper.SetExtState(M.EXT_SECTION, "last_answer", answer, true)
-  return selection
+  return found[1]
 end
 
---- What to separate from each track (by track GUID): the name's [tag] or {prompt}, or
---- the user's answer. Returns nil and a message (or nil alone when the user cancelled).
-function separate.selections(infos)
-  local by_track = {}
+--- What to separate from each track (by track GUID): what its name asks for, or the
+--- user's answer. Returns nil and a message (or nil alone when the user cancelled).
+function separate.selections(cfg, infos)
+  local order, seen = {}, {}
   for _, info in ipairs(infos) do
-    if not by_track[info.track_guid] then
-      local selection, err = names.selection(info.track_name)
-      if err then return nil, "track '" .. info.track_name .. "': " .. err end
-      if not selection then
-        selection, err = ask_selection(info.track_name)
-        if not selection then return nil, err end
-      end
-      by_track[info.track_guid] = selection
+    if not seen[info.track_guid] then
+      seen[info.track_guid] = true
+      order[#order + 1] = info
     end
+  end
+  local track_names = {}
+  for i, info in ipairs(order) do track_names[i] = info.track_name end
+  local found, err = names.resolve(cfg, track_names, true)
+  if not found then return nil, err end
+  local by_track = {}
+  for i, info in ipairs(order) do
+    local selection = found[i]
+    if not selection then
+      selection, err = ask_selection(cfg, info.track_name)
+      if not selection then return nil, err end
+    end
+    by_track[info.track_guid] = selection
   end
   return by_track
 end
@@ -1250,9 +1250,9 @@ function separate.run(script_dir, mode)
   local infos, selections, dir
   infos, err = separate.describe(items)
   if not infos then return M.message(err, M.TITLE) end
-  selections, err = separate.selections(infos)
+  selections, err = separate.selections(cfg, infos)
   if not selections then
-    if err then M.message(err, M.TITLE) end
+    if err then M.message(err, M.TITLE .. ": separation failed") end
     return
   end
   if not accept_take_fx(infos) then return end

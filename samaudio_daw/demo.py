@@ -37,18 +37,18 @@ def write_demo_project(folder: Path, tracks: list[DemoTrack]) -> Path:
 
 def score_stems(result_dir: Path, tracks: list[DemoTrack]) -> list[tuple[str, str, float]]:
     """(track, stem, SDR improvement in dB) for every stem with a known source."""
-    import json
+    from samaudio_daw.jobs.results import load_result
 
-    result = json.loads((result_dir / "result.json").read_text())
+    result = load_result(result_dir / "result.json")
     scores = []
     for track in tracks:
-        for stem in result["stems"]:
-            if stem["track"] != track.name or stem["name"] not in track.parts:
+        for stem in result.stems:
+            if stem.track != track.name or stem.name not in track.parts:
                 continue
-            estimate, _ = read_audio(result_dir / stem["file"])
-            reference = track.parts[stem["name"]]
+            estimate, _ = read_audio(result_dir / stem.file)
+            reference = track.parts[stem.name]
             scores.append(
-                (track.name, stem["name"], sdr_improvement_db(reference, estimate, track.mix))
+                (track.name, stem.name, sdr_improvement_db(reference, estimate, track.mix))
             )
     return scores
 

@@ -139,7 +139,7 @@ def _gpus(report: DoctorReport, facts: object) -> None:
 
 def _model(report: DoctorReport, model: str | None) -> None:
     from samaudio_daw.errors import UserError
-    from samaudio_daw.separation.sam_audio import store
+    from samaudio_daw.separation.sam_audio import checkup, store
     from samaudio_daw.separation.sam_audio.backend import MODEL_ENV
 
     chosen = model or os.environ.get(MODEL_ENV, "").strip()
@@ -155,7 +155,7 @@ def _model(report: DoctorReport, model: str | None) -> None:
         if path is None:
             report.add("model", False, f"{chosen}: not installed; samaudio-daw model pull {chosen}")
             return
-        check = store.verify(str(path))
+        check = checkup.verify(str(path))
     except UserError as error:
         report.add("model", False, f"{chosen}: {error}")
         return

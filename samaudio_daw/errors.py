@@ -1,6 +1,7 @@
 """The one base class for errors a user can fix: the command line prints the message and exits 2.
 
-This module imports nothing, so every layer can subclass ``UserError`` where it raises.
+This module imports nothing, so every layer can subclass ``UserError`` where it raises,
+and every entrance (command line, OSC server, REAPER bridge) catches ``UserError``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,3 @@ class UserError(Exception):
 
 class OutputError(UserError):
     """An output folder or file that cannot be used; the message names it."""
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Every exception type that means bad input rather than a bug in samaudio-daw."""
-    return (UserError,)

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 from samaudio_daw.control import osc_messages as msg
-from samaudio_daw.control.job_queue import Address, QueueClosed, QueueFull, UnknownJob
+from samaudio_daw.control.job_queue import Address
 from samaudio_daw.control.osc_messages import (
     Incoming,
     Reply,
@@ -25,18 +25,11 @@ from samaudio_daw.control.osc_messages import (
     RequestError,
     TokenRefused,
 )
-from samaudio_daw.control.paths import PathRefused
 from samaudio_daw.control.throttle import ThrottledLog
+from samaudio_daw.errors import UserError
 
 Handler: TypeAlias = Callable[[Request, Address], Sequence[Reply]]
 """Takes a request and where its replies go; returns the replies to send now."""
-
-
-def refused_error_types() -> tuple[type[BaseException], ...]:
-    """Errors that mean "this request cannot be done as sent", answered without a traceback."""
-    from samaudio_daw.errors import user_error_types
-
-    return (RequestError, PathRefused, QueueFull, QueueClosed, UnknownJob, *user_error_types())
 
 
 def _job_id_of(request: Request) -> str:
@@ -57,7 +50,6 @@ class Dispatcher:
         self._handlers = MappingProxyType(dict(handlers))
         self._token = token
         self._log = logger or logging.getLogger(__name__)
-        self._refused = refused_error_types()
         self._throttled = ThrottledLog(self._log)
 
     def dispatch(self, message: Incoming, reply_to: Address) -> tuple[Reply, ...]:
@@ -74,7 +66,7 @@ class Dispatcher:
             return (msg.error("", f"{message.address}: not handled by this server"),)
         try:
             return tuple(handler(request, reply_to))
-        except self._refused as error:
+        except UserError as error:  # cannot be done as sent: no traceback
             self._throttled.info("refused %s from %s: %s", message.address, reply_to, error)
             return (msg.error(_job_id_of(request), str(error)),)
         except Exception as error:  # a bug in a handler: log it whole, answer, keep serving

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypeAlias
 
+from samaudio_daw.errors import UserError
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.progress import JobCancelled
 
@@ -28,15 +29,15 @@ CANCELLED_MESSAGE = "cancelled; no stems were written"
 STOPPING_MESSAGE = "the server is stopping; the job was not run"
 
 
-class QueueFull(Exception):
+class QueueFull(UserError):
     """The queue holds its maximum of waiting jobs; the message says how many."""
 
 
-class QueueClosed(Exception):
+class QueueClosed(UserError):
     """The server is stopping and takes no more jobs."""
 
 
-class UnknownJob(Exception):
+class UnknownJob(UserError):
     """No queued or running job has this id."""
 
 
@@ -237,10 +238,6 @@ class JobQueue:
                     self._running = None
 
     def _run_one(self, queued: QueuedJob) -> JobEvent:
-        from samaudio_daw.control.paths import PathRefused
-        from samaudio_daw.errors import user_error_types
-
-        refused: tuple[type[BaseException], ...] = (PathRefused, *user_error_types())
         throttle = _Throttle(self._progress_interval_s)
 
         def progress(fraction: float) -> None:
@@ -258,7 +255,7 @@ class JobQueue:
         except JobCancelled:
             self._log.info("job %s cancelled", queued.job_id)
             return JobFailed(queued, CANCELLED_MESSAGE, cancelled=True)
-        except refused as error:
+        except UserError as error:
             self._log.warning("job %s failed: %s", queued.job_id, error)
             return JobFailed(queued, str(error))
         except Exception as error:  # a bug: keep the server up, say so, keep the traceback

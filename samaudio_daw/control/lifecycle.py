@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -35,9 +36,12 @@ from samaudio_daw.control.osc_server import (
 from samaudio_daw.control.paths import Roots
 from samaudio_daw.control.service import ControlService, Separators, event_replies
 from samaudio_daw.errors import UserError
+from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.separation.backends import BackendOptions
 
 MIN_TOKEN_CHARS = 16
+DEFAULT_DONE_FILE = Path(tempfile.gettempdir()) / "samaudio-daw" / "last-result.json"
+"""Where ``serve`` writes the last finished job's result path for REAPER by default."""
 
 
 class ServeError(UserError):
@@ -61,6 +65,7 @@ class ServeSettings:
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     preset_dirs: tuple[Path, ...] = ()
     max_waiting: int = 16
+    executor: Executor | None = None  # None: each job's items one after another, here
     max_packet_bytes: int = MAX_PACKET_BYTES
     stop_timeout_s: float = 60.0
     allow_model: bool = False  # may a job manifest name a model folder or hub id?
@@ -146,6 +151,7 @@ def _service(settings: ServeSettings, log: logging.Logger) -> ControlService:
         settings.backend,
         settings.backend_options,
         log,
+        settings.executor,
         allow_model=settings.allow_model,
     )
     _check_mapping_presets(settings, service)

@@ -51,7 +51,7 @@ class MidiMapError(UserError, ValueError):
     """A mapping file that cannot be used: ``<file>: <field>: <problem>``."""
 
 
-class MidiUnavailable(Exception):
+class MidiUnavailable(UserError):
     """No MIDI system to open ports on; the message says how to get one."""
 
 

@@ -36,6 +36,8 @@ from typing import Literal, TypeAlias
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from samaudio_daw.errors import UserError
+
 PREFIX = "/samaudio"
 PING = f"{PREFIX}/ping"
 SEPARATE = f"{PREFIX}/separate"
@@ -64,7 +66,7 @@ OscValue: TypeAlias = object
 """An argument as python-osc decodes it (str, int, float, bool, bytes, None, lists...)."""
 
 
-class RequestError(Exception):
+class RequestError(UserError):
     """A message the server will not act on; the text is sent back in ``/samaudio/error``."""
 
 

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from samaudio_daw.errors import UserError
 
-class PathRefused(Exception):
+
+class PathRefused(UserError):
     """A path in a message that the server will not use; the message says why and what to do."""
 
 

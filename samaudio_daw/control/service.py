@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from samaudio_daw.control import osc_messages as msg
-from samaudio_daw.control.dispatch import Handler, refused_error_types
+from samaudio_daw.control.dispatch import Handler
 from samaudio_daw.control.job_queue import (
     Address,
     JobAccepted,
@@ -29,8 +29,11 @@ from samaudio_daw.control.job_queue import (
 )
 from samaudio_daw.control.midi import MidiAction
 from samaudio_daw.control.paths import PathRefused, Roots
+from samaudio_daw.errors import UserError
+from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.job_check import check_job
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, load_job
+from samaudio_daw.jobs.requests import read_request
 from samaudio_daw.presets import PresetLibrary
 from samaudio_daw.separation.backends import BackendOptions, create_backend
 from samaudio_daw.separation.base import Separator
@@ -81,6 +84,7 @@ class ControlService:
         backend: str,
         backend_options: BackendOptions,
         logger: logging.Logger | None = None,
+        executor: Executor | None = None,
         allow_model: bool = False,
     ) -> None:
         self.roots = roots
@@ -91,6 +95,7 @@ class ControlService:
         self._lock = threading.Lock()
         self._backend = backend
         self._backend_options = backend_options
+        self._executor = executor
         self._chosen_preset: str | None = None
         self._last: LastJob | None = None
         self._queue: JobQueue | None = None
@@ -121,18 +126,14 @@ class ControlService:
         assert isinstance(request, msg.Separate)  # the dispatcher routes by type
         audio = self.roots.existing_file(request.input_file, "input file")
         output_dir = self.roots.output_folder(request.output_dir)
-        text = request.prompt_or_preset.strip()
-        preset = self.library.find(text)
-        item = (
-            JobItem(audio, audio.stem, preset=preset.name)
-            if preset is not None
-            else JobItem(audio, audio.stem, prompts=(text,))
-        )
+        asked = read_request(request.prompt_or_preset, self.library)
+        assert asked is not None  # unmatched words are prompts here
+        item = asked.job_item(audio, audio.stem)
         with self._lock:
             backend = self._backend
         job = Job((item,), output_dir, backend=backend, backend_options=self._backend_options)
         check_job(job, "/samaudio/separate")
-        what = f"preset {preset.name}" if preset else f"prompt {text!r}"
+        what = f"preset {asked.preset_name}" if asked.by_name else f"prompt {asked.text.strip()!r}"
         self._submit(job, reply_to, f"{audio.name}: {what} -> {output_dir}")
         return []  # the queue sends /samaudio/accepted before the job can start
 
@@ -172,6 +173,7 @@ class ControlService:
     ) -> Path:
         """The queue's JobRunner: re-check the paths, then ``run_job`` on a kept separator."""
         from samaudio_daw.jobs.progress import CallbackProgress
+        from samaudio_daw.jobs.run_control import RunControl
         from samaudio_daw.jobs.runner import run_job
 
         job = queued.job
@@ -183,13 +185,11 @@ class ControlService:
                     f"({self.roots.describe()}); the job was not run"
                 )
         separator = self.separators.get(job.backend, job.backend_options)
-        run_job(
-            job,
-            self.library,
-            separator=separator,
+        control = RunControl(
             progress=CallbackProgress(lambda fraction, _message: progress(fraction)),
-            cancel=cancel,
+            cancel_flag=cancel,
         )
+        run_job(job, self.library, control, self._executor, separator)
         return job.output_dir / RESULT_FILE_NAME
 
     def apply_midi(self, action: MidiAction) -> list[tuple[msg.Reply, Address]]:
@@ -204,7 +204,7 @@ class ControlService:
             self._apply(action, last)
             return []
         except Exception as error:
-            if not isinstance(error, refused_error_types()):
+            if not isinstance(error, UserError):
                 self._log.exception("MIDI action %s failed", action)
             else:
                 self._log.warning("MIDI %s: %s", action.kind, error)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from samaudio_daw.errors import UserError
-from samaudio_daw.jobs.manifest import Job, JobItem
+from samaudio_daw.jobs.job import Job, JobItem
 from samaudio_daw.separation.backends import BackendOptions
 
 MAX_ITEM_NAME_CHARS = 200

@@ -1,14 +1,14 @@
-"""The job manifest (what to separate) and the result manifest (what was written).
+"""The job manifest (what to separate) and the schema check both manifests go through.
 
-Both are versioned JSON with published schemas in ``samaudio_daw/schemas``; they are
-the only thing the REAPER scripts, the OSC server, the CLI and the cluster runner
-exchange. Loading checks the schema and reports the field that is wrong.
+Job and result manifests are versioned JSON with published schemas in
+``samaudio_daw/schemas``; they are the only thing the REAPER scripts, the OSC server,
+the CLI and the cluster runner exchange. Loading checks the schema and reports the
+field that is wrong. The result manifest's values live in ``results.py``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 import jsonschema
 
-from samaudio_daw.audio.io import BitDepth, FileFormat
 from samaudio_daw.errors import UserError
 from samaudio_daw.files import read_regular_bytes, write_bytes_atomically
+from samaudio_daw.jobs.job import Job, JobItem
+from samaudio_daw.jobs.job_check import check_job
 from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import TimeSpan
 
@@ -46,46 +47,6 @@ def validate(document: object, kind: Literal["job", "result"], source: str) -> N
         error = errors[0]
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         raise ManifestError(f"{source}: {kind} manifest field {where}: {_one_line(error.message)}")
-
-
-@dataclass(frozen=True)
-class JobItem:
-    """One piece of audio to separate, with where it sits in the project."""
-
-    audio: Path
-    name: str
-    preset: str | None = None
-    prompts: tuple[str, ...] = ()
-    spans: tuple[TimeSpan, ...] = ()
-    track: str | None = None
-    track_guid: str | None = None
-    item_guid: str | None = None
-    position_s: float = 0.0
-    length_s: float | None = None
-    mode: Literal["file", "item", "track"] = "file"
-    bit_depth: BitDepth | None = None
-    project: Path | None = None
-    source_label: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.preset is None) == (not self.prompts):
-            raise ValueError(f"{self.audio}: an item needs either a preset or prompts, not both")
-
-
-@dataclass(frozen=True)
-class Job:
-    """A whole job: items, where stems go, and how to separate them."""
-
-    items: tuple[JobItem, ...]
-    output_dir: Path
-    backend: str = "dsp"
-    backend_options: BackendOptions = field(default_factory=BackendOptions)
-    file_format: FileFormat = "wav"
-    bit_depth: BitDepth | None = None
-    keep_residual: bool | None = None
-    sample_rate: int | None = None
-    project: Path | None = None
-    status_file: Path | None = None
 
 
 def _item_from_json(entry: dict[str, Any], base: Path) -> JobItem:
@@ -139,8 +100,6 @@ def load_job(path: Path) -> Job:
         project=base / document["project"] if document.get("project") else None,
         status_file=base / status if status else None,
     )
-    from samaudio_daw.jobs.job_check import check_job  # it builds on this module's Job
-
     return check_job(job, str(path))
 
 
@@ -148,47 +107,7 @@ def _one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split())[:200] or type(error).__name__
 
 
-def _is_ours(document: object) -> bool:
-    if not isinstance(document, dict):
-        return False
-    return str(document.get("tool", "")).startswith("samaudio-daw") or (
-        "version" in document and isinstance(document.get("stems"), list)
-    )
-
-
-def read_result(path: Path) -> dict[str, Any] | None:
-    """A previous result manifest, or None when there is none or it is an older one of ours.
-
-    A file there that is not a samaudio-daw result manifest (not a plain file, not UTF-8
-    JSON, not ours) is refused with a ManifestError: it is not ours to overwrite.
-    """
-    try:
-        data = read_regular_bytes(path, MAX_MANIFEST_BYTES, "result manifest")
-    except FileNotFoundError:
-        return None
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        document = None
-    if not _is_ours(document):
-        raise ManifestError(
-            f"{path}: is not a samaudio-daw result manifest; move it away or choose "
-            "another output folder"
-        )
-    try:
-        validate(document, "result", str(path))
-    except ManifestError:
-        return None  # ours but from another version: it is rewritten
-    return document  # type: ignore[no-any-return]
-
-
 def write_json_atomically(path: Path, document: object) -> Path:
     """Write ``document`` as indented JSON, atomically."""
     text = json.dumps(document, indent=2) + "\n"
     return write_bytes_atomically(path, text.encode("utf-8"))
-
-
-def write_result(path: Path, document: dict[str, Any]) -> Path:
-    """Check ``document`` against the result schema, then write it atomically."""
-    validate(document, "result", str(path))
-    return write_json_atomically(path, document)

@@ -1,8 +1,8 @@
-"""Items separated on a Ray cluster (``render --engine ray``): a render farm for big batches.
+"""Items separated on a Ray cluster (``--engine ray``): a render farm for big batches.
 
-The contract is ``parallel.py``'s: works in, ``item_done(index, frames)`` as each item
-ends, so the cache, the result manifest and skipping on a rerun stay the runner's one
-piece of code. Each Ray worker is an actor that builds its backend once and separates
+``RayEngine`` is an executor (``executor.py``): works in, ``item_done(index, frames)``
+as each item ends, so the cache, the result manifest and skipping on a rerun stay the
+runner's one piece of code. Each Ray worker is an actor that builds its backend once and separates
 items one after another; a worker that dies mid-item is restarted by Ray (on any node
 with room) and the item is separated again from the start. Stems are written straight
 to the output folder, which on a real cluster must be shared storage seen at the same
@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from samaudio_daw.jobs.executor import ItemDone, remove_leftovers
+from samaudio_daw.jobs.executor import portable as portable_from
 from samaudio_daw.jobs.manifest import Job
-from samaudio_daw.jobs.progress import JobCancelled, Progress
-from samaudio_daw.jobs.stems import remove_stem_leftovers
+from samaudio_daw.jobs.progress import JobCancelled
+from samaudio_daw.jobs.run_control import RunControl
+from samaudio_daw.jobs.work import ItemWork
 from samaudio_daw.separation.backends import BackendOptions, create_backend
 from samaudio_daw.separation.base import SeparationError, Separator
-
-if TYPE_CHECKING:
-    from samaudio_daw.jobs.runner import ItemWork
 
 # Backends that need no model: their workers ask Ray for a CPU and never for a GPU.
 CPU_ONLY_BACKENDS = frozenset({"dsp"})
@@ -70,6 +69,18 @@ class RayEngine:
             raise ValueError(f"max_workers must be at least 1, got {self.max_workers}")
         if self.retries < 0:
             raise ValueError(f"retries must be 0 or more, got {self.retries}")
+
+    def run(
+        self,
+        works: Sequence[ItemWork],
+        job: Job,
+        separator: Separator,
+        control: RunControl,
+        item_done: ItemDone,
+    ) -> None:
+        """Separate ``works`` on Ray workers whose backends must match ``separator``'s."""
+        if works:
+            run_works_on_ray(works, job, separator.settings(), control, item_done, self)
 
 
 def head_of(address: str) -> tuple[str, int] | None:
@@ -222,31 +233,9 @@ def check_worker_settings(
         )
 
 
-def remove_leftovers(work: ItemWork) -> None:
-    """Delete the temporary stem files an earlier, killed attempt at this item left."""
-    remove_stem_leftovers(work.plans)
-
-
-class WorkerError(SeparationError):
-    """A user-facing error from a Ray worker whose own type could not be sent back."""
-
-
 def portable(error: Exception) -> Exception:
-    """``error`` if it survives pickling on its way to the driver, else one that does.
-
-    An exception whose ``__init__`` takes other arguments than its message cannot be
-    rebuilt on the driver, and Ray would report only that; its message and whether it
-    is the user's to fix (one line, exit 2) or a bug must get through.
-    """
-    from samaudio_daw.errors import user_error_types
-
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:  # any failure to rebuild means: send a plain copy instead
-        if isinstance(error, user_error_types()):
-            return WorkerError(str(error))
-        return RuntimeError(f"{type(error).__name__} on a Ray worker: {error}")
+    """``executor.portable`` for an error on a Ray worker."""
+    return portable_from(error, "a Ray worker")
 
 
 class ItemSeparator:
@@ -286,14 +275,17 @@ def absolute_work(work: ItemWork) -> ItemWork:
 def run_works_on_ray(
     works: Sequence[ItemWork],
     job: Job,
-    progress: Progress,
-    cancel: Callable[[], bool],
-    item_done: Callable[[int, int], None],
+    expected: dict[str, object],
+    control: RunControl,
+    item_done: ItemDone,
     settings: RayEngine,
 ) -> None:
-    """Separate ``works`` on Ray workers, calling ``item_done(index, frames)`` as each ends."""
+    """Separate ``works`` on Ray workers, calling ``item_done(index, frames)`` as each ends.
+
+    ``expected`` are the backend settings the cache keys were made with; a worker whose
+    backend resolves otherwise is refused.
+    """
     ray = import_ray()
-    expected = create_backend(job.backend, job.backend_options).settings()
     with ray_session(ray, settings):
         count = worker_count(ray.cluster_resources(), job.backend, settings, len(works))
         # The board is restarted too if its node goes: it holds only progress.
@@ -305,7 +297,7 @@ def run_works_on_ray(
         ]
         batch = _Batch(ray, [absolute_work(work) for work in works], workers, board, settings)
         try:
-            batch.run(progress, cancel, item_done)
+            batch.run(control, item_done)
         finally:
             batch.stop()
             ray.kill(board)
@@ -326,12 +318,7 @@ class _Batch:
         self._running: dict[Any, tuple[int, Any]] = {}
         self._fractions = [0.0] * len(works)
 
-    def run(
-        self,
-        progress: Progress,
-        cancel: Callable[[], bool],
-        item_done: Callable[[int, int], None],
-    ) -> None:
+    def run(self, control: RunControl, item_done: ItemDone) -> None:
         for worker in self._workers:
             self._hand_out(worker)
         while self._running:
@@ -341,8 +328,8 @@ class _Batch:
                 item_done(index, self._frames(ref, index))
                 self._fractions[index] = 1.0
                 self._hand_out(worker)
-            self._report(progress)
-            if cancel():
+            self._report(control)
+            if control.cancelled():
                 raise JobCancelled("cancelled")
 
     def _hand_out(self, worker: Any) -> None:
@@ -368,11 +355,11 @@ class _Batch:
                 "check the workers' memory and `ray logs` on the head node"
             ) from error
 
-    def _report(self, progress: Progress) -> None:
+    def _report(self, control: RunControl) -> None:
         for index, fraction in self._ray.get(self._board.fractions.remote()).items():
             self._fractions[index] = max(self._fractions[index], fraction)
         done = len(self._works) - len(self._waiting) - len(self._running)
-        progress.update(
+        control.update(
             sum(self._fractions) / len(self._works), f"{done}/{len(self._works)} items on Ray"
         )
 

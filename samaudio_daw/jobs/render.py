@@ -11,21 +11,21 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from samaudio_daw import __version__
 from samaudio_daw.audio.io import AudioFileError, BitDepth, StemWriter, audio_info, check_finite
 from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target
-from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
+from samaudio_daw.jobs.executor import Executor
+from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem
 from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
-from samaudio_daw.jobs.progress import Progress
-from samaudio_daw.jobs.ray_engine import RayEngine
+from samaudio_daw.jobs.results import Result, read_result
+from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
 from samaudio_daw.project.model import Item, Project, Track, read_project
@@ -457,11 +457,10 @@ class RenderSettings:
     backend: str = "dsp"
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     mode: RenderMode = "item"
-    jobs: int = 1
     mute_original: bool = True
     file_format: Literal["wav", "flac"] = "wav"
     bit_depth: BitDepth | None = None
-    engine: RayEngine | None = None  # None: this machine, with ``jobs`` processes
+    executor: Executor | None = None  # None: here, one item after another
     media_dirs: tuple[Path, ...] = ()  # searched for missing media after REAPER's rules
     wait: bool = True  # for another run writing the output folder (False: OutputError)
 
@@ -471,7 +470,7 @@ class RenderOutcome:
     """What one output folder got: the result manifest and the stems projects written."""
 
     output_dir: Path
-    result: dict[str, Any]
+    result: Result
     stems_projects: tuple[Path, ...]
     skipped: tuple[Skipped, ...]
     plans: tuple[ProjectPlan, ...]
@@ -482,7 +481,7 @@ def stems_project_path(plan: ProjectPlan) -> Path:
 
 
 def write_stems_project(
-    plan: ProjectPlan, result: dict[str, Any], mode: RenderMode, mute_original: bool
+    plan: ProjectPlan, result: Result, mode: RenderMode, mute_original: bool
 ) -> Path:
     """The original project plus a stems folder after each separated track, as a new file.
 
@@ -492,30 +491,25 @@ def write_stems_project(
     target = stems_project_path(plan)
     tree = relocate_media(plan.project.tree, plan.project.path, target, plan.media_dirs)
     for track_plan in plan.tracks:
-        entries = [
-            s
-            for s in result["stems"]
-            if s.get("track_guid") == track_plan.track.guid
-            and s.get("project") == str(plan.project.path)
-        ]
-        files = {s["name"]: plan.output_dir / s["file"] for s in entries}
-        if mode == "track" and entries:
-            start = entries[0]["position_s"]
+        stems = result.stems_of_track(plan.project.path, track_plan.track.guid or None)
+        files = {s.name: plan.output_dir / s.file for s in stems}
+        if mode == "track" and stems:
+            start = stems[0].position_s
             tree = add_track_stems(
                 tree,
                 track_plan.track,
                 files,
                 start,
-                start + entries[0]["length_s"],
+                start + (stems[0].length_s or 0.0),
                 new_project_path=target,
                 mute_original=mute_original,
             )
-        elif entries:
+        elif stems:
             by_item: dict[int, dict[str, Path]] = {}
             for item in track_plan.items:
-                for s in entries:
-                    if s.get("item_guid") == item.guid:
-                        by_item.setdefault(item.index, {})[s["name"]] = plan.output_dir / s["file"]
+                for s in stems:
+                    if s.item_guid == item.guid:
+                        by_item.setdefault(item.index, {})[s.name] = plan.output_dir / s.file
             tree = add_stem_tracks(
                 tree,
                 track_plan.track,
@@ -533,11 +527,10 @@ def _separate_sections(
     library: PresetLibrary,
     settings: RenderSettings,
     separator: Separator | None,
-    progress: Progress | None,
-    cancel: Callable[[], bool] | None,
+    control: RunControl | None,
     unusable: list[Skipped],
-) -> dict[str, Any]:
-    """Render the planned items' audio, separate it as one job; returns the result manifest.
+) -> Result:
+    """Render the planned items' audio, separate it as one job; returns its result.
 
     Items whose audio turns out unusable while rendering are added to ``unusable``.
     """
@@ -559,10 +552,6 @@ def _separate_sections(
             for p in plans
         ],
     }
-    if not items:
-        document = {"version": 1, "tool": f"samaudio-daw {__version__}", "stems": [], **extra}
-        write_result(output_dir / "result.json", document)
-        return document
     job = Job(
         items=tuple(items),
         output_dir=output_dir,
@@ -573,17 +562,7 @@ def _separate_sections(
         project=plans[0].project.path,
         sample_rate=plans[0].project.sample_rate,
     )
-    return run_job(
-        job,
-        library,
-        separator,
-        progress,
-        cancel,
-        settings.jobs,
-        extra=extra,
-        engine=settings.engine,
-        wait=settings.wait,
-    )
+    return run_job(job, library, control, settings.executor, separator, extra, settings.wait)
 
 
 def _render_folder(
@@ -591,8 +570,7 @@ def _render_folder(
     library: PresetLibrary,
     settings: RenderSettings,
     separator: Separator | None,
-    progress: Progress | None,
-    cancel: Callable[[], bool] | None,
+    control: RunControl | None,
 ) -> RenderOutcome:
     """Render every project whose stems go to the same output folder, as one job."""
     output_dir = plans[0].output_dir
@@ -604,7 +582,7 @@ def _render_folder(
         unusable: list[Skipped] = []
         try:
             result = _separate_sections(
-                plans, work, library, settings, separator, progress, cancel, unusable
+                plans, work, library, settings, separator, control, unusable
             )
         finally:  # rendered sections are only inputs: never leave them behind
             work.remove()
@@ -641,10 +619,10 @@ def check_stems_projects(plans: Sequence[ProjectPlan]) -> None:
     says it was written for this same project.
     """
     output_dir = plans[0].output_dir
-    previous = read_result(output_dir / RESULT_FILE_NAME) or {}
+    previous = read_result(output_dir / RESULT_FILE_NAME)
     owners = {
         entry.get("stems_project"): entry.get("project")
-        for entry in previous.get("projects") or []
+        for entry in (previous.projects if previous else None) or ()
         if isinstance(entry, dict)
     }
     for plan in plans:
@@ -668,8 +646,7 @@ def render_projects(
     library: PresetLibrary,
     settings: RenderSettings,
     separator: Separator | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    control: RunControl | None = None,
 ) -> list[RenderOutcome]:
     """Render each project; projects sharing an output folder share one job and manifest.
 
@@ -688,8 +665,7 @@ def render_projects(
     for plan in plans:
         groups.setdefault(plan.output_dir.resolve(), []).append(plan)
     return [
-        _render_folder(group, library, settings, separator, progress, cancel)
-        for group in groups.values()
+        _render_folder(group, library, settings, separator, control) for group in groups.values()
     ]
 
 

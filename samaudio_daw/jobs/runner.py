@@ -3,116 +3,34 @@
 The CLI, the OSC server, the REAPER scripts (through ``samaudio-daw run``) and the
 render command all build a ``Job`` and call ``run_job``. It checks everything it can
 before writing anything, skips items whose stems are up to date, separates the rest
-(in worker processes with ``jobs > 1``, or on Ray), and rewrites ``result.json`` after
-every finished item so that an interrupted run resumes where it stopped.
+(with the executor its caller chose: here, worker processes or Ray), and rewrites
+``result.json`` after every finished item so that an interrupted run resumes where it
+stopped. The output folder is locked while the run writes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from samaudio_daw import __version__
 from samaudio_daw.audio.io import audio_info
-from samaudio_daw.audio.wav import read_time_reference
 from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target
-from samaudio_daw.jobs.cache import audio_digest, cache_key
-from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, read_result, write_result
-from samaudio_daw.jobs.outdir import hold_output_dir, make_output_dir
-from samaudio_daw.jobs.progress import JobCancelled, Progress, Silent
-from samaudio_daw.jobs.stems import (
-    ItemAudio,
-    StemPlan,
-    plan_stems,
-    remove_stem_leftovers,
-    separate_item,
-)
-from samaudio_daw.presets import Preset, PresetLibrary, preset_for_prompts, preset_to_dict
+from samaudio_daw.jobs.executor import Executor
+from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job
+from samaudio_daw.jobs.outdir import hold_output_dir
+from samaudio_daw.jobs.results import Result, StemRecord, read_result, write_result
+from samaudio_daw.jobs.run_control import RunControl
+from samaudio_daw.jobs.serial import SerialExecutor
+from samaudio_daw.jobs.stems import remove_stem_leftovers
+from samaudio_daw.jobs.work import ItemWork, plan_item, resolve_preset
+from samaudio_daw.presets import PresetLibrary
 from samaudio_daw.separation.backends import create_backend
-from samaudio_daw.separation.base import Prompt, Separator
-
-if TYPE_CHECKING:
-    from samaudio_daw.jobs.ray_engine import RayEngine
-
-
-@dataclass(frozen=True)
-class ItemWork:
-    """Everything needed to separate one item, decided before any audio is separated."""
-
-    item: JobItem
-    preset: Preset
-    prompts: tuple[Prompt, ...]
-    plans: tuple[StemPlan, ...]
-    source: ItemAudio
-    key: str
-
-    def separate(
-        self, separator: Separator, progress: Callable[[float], None], cancel: Callable[[], bool]
-    ) -> int:
-        """Write every planned stem of this item; returns the frames in each."""
-        return separate_item(
-            self.source, self.preset, self.prompts, self.plans, separator, progress, cancel
-        )
-
-
-def resolve_preset(item: JobItem, library: PresetLibrary, keep_residual: bool | None) -> Preset:
-    """The item's preset by name, or an ad-hoc one made from its prompts."""
-    if item.preset is not None:
-        return library.get(item.preset)
-    keep = True if keep_residual is None else keep_residual
-    return preset_for_prompts(item.prompts, keep_residual=keep)
-
-
-def _prompts(item: JobItem, preset: Preset) -> tuple[Prompt, ...]:
-    # Time spans go to the model only when the preset asks for them (or prompts are ad hoc).
-    spans = item.spans if (preset.use_spans or item.preset is None) else ()
-    return tuple(Prompt(stem.prompt, spans) for stem in preset.stems)
-
-
-def prepare_output_dir(output_dir: Path, inputs: Sequence[Path]) -> None:
-    """Create the output folder or fail with a line naming it; never an input's place."""
-    make_output_dir(output_dir, inputs)
-
-
-def _time_reference(item: JobItem, sample_rate: int, file_format: str) -> int | None:
-    """Where the stems sit on a timeline: the item's position, or the input's own BWF stamp."""
-    if item.mode != "file":
-        return round(item.position_s * sample_rate)
-    return read_time_reference(item.audio) if file_format == "WAV" else None
-
-
-def _sound_of(preset: Preset) -> dict[str, object]:
-    """The parts of a preset that change the stems (not its description or file location)."""
-    described = preset_to_dict(preset)
-    return {k: v for k, v in described.items() if k not in ("description", "source_path")}
-
-
-def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separator) -> ItemWork:
-    """Check an item's audio, preset and prompts, and decide its stem files and cache key."""
-    preset = resolve_preset(item, library, job.keep_residual)
-    prompts = _prompts(item, preset)
-    separator.check_prompts(prompts)
-    info = audio_info(item.audio)
-    keep = preset.keep_residual if job.keep_residual is None else job.keep_residual
-    plans = plan_stems(item.name, preset, job.output_dir, job.file_format, keep)
-    time_reference = _time_reference(item, info.sample_rate, info.format)
-    source = ItemAudio(item.audio, job.bit_depth or item.bit_depth, job.file_format, time_reference)
-    recipe = {
-        "preset": _sound_of(preset),
-        "prompts": [[p.text, [[s.sign, s.start_s, s.end_s] for s in p.spans]] for p in prompts],
-        "backend": separator.name,
-        "settings": separator.settings(),
-        "files": [str(plan.path.name) for plan in plans],
-        "bit_depth": source.bit_depth,
-        "time_reference": time_reference,
-    }
-    return ItemWork(
-        item, preset, prompts, plans, source, cache_key(audio_digest(item.audio), recipe)
-    )
+from samaudio_daw.separation.base import Separator
 
 
 def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
@@ -148,12 +66,12 @@ def _another_input(earlier: str, work: ItemWork) -> bool:
         return False
 
 
-def _check_not_anothers(works: Sequence[ItemWork], previous: dict[str, Any] | None) -> None:
+def _check_not_anothers(works: Sequence[ItemWork], previous: Result | None) -> None:
     """Refuse to replace a stem file that the folder's result manifest says came from
     another input (two inputs of one name, one folder): never a silent overwrite."""
     if previous is None:
         return
-    made_from = {entry.get("file"): entry.get("input") for entry in previous.get("stems", [])}
+    made_from = {stem.file: stem.input for stem in previous.stems}
     for work in works:
         for plan in work.plans:
             earlier = made_from.get(plan.path.name)
@@ -164,50 +82,48 @@ def _check_not_anothers(works: Sequence[ItemWork], previous: dict[str, Any] | No
                 )
 
 
-def _stem_entries(work: ItemWork, frames: int, reused: bool) -> list[dict[str, Any]]:
+def _stem_records(work: ItemWork, frames: int, reused: bool) -> list[StemRecord]:
     info = audio_info(work.item.audio)
-    entries = []
-    for plan in work.plans:
-        entries.append(
-            {
-                "input": _input_label(work),
-                "name": plan.name,
-                "kind": plan.kind,
-                "prompt": plan.prompt,
-                "file": plan.path.name,
-                "preset": work.preset.name,
-                "sample_rate": info.sample_rate,
-                "channels": info.channels,
-                "frames": frames,
-                "bit_depth": work.source.bit_depth or info.bit_depth,
-                "cache_key": work.key,
-                "track": work.item.track,
-                "track_guid": work.item.track_guid,
-                "item_guid": work.item.item_guid,
-                "position_s": work.item.position_s,
-                "length_s": frames / info.sample_rate,
-                "mode": work.item.mode,
-                "reused": reused,
-                "project": str(work.item.project) if work.item.project else None,
-                "pre_chain": [spec.kind for spec in work.preset.pre_chain],
-            }
+    item = work.item
+    return [
+        StemRecord(
+            input=_input_label(work),
+            name=plan.name,
+            kind=plan.kind,
+            prompt=plan.prompt,
+            file=plan.path.name,
+            preset=work.preset.name,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            frames=frames,
+            bit_depth=work.source.bit_depth or info.bit_depth,
+            cache_key=work.key,
+            track=item.track,
+            track_guid=item.track_guid,
+            item_guid=item.item_guid,
+            position_s=item.position_s,
+            length_s=frames / info.sample_rate,
+            mode=item.mode,
+            reused=reused,
+            project=str(item.project) if item.project else None,
+            pre_chain=tuple(spec.kind for spec in work.preset.pre_chain),
         )
-    return entries
+        for plan in work.plans
+    ]
 
 
-def _up_to_date(work: ItemWork, previous: dict[str, Any] | None) -> bool:
-    """True when the last run wrote every planned file with the same cache key."""
+def _previous_frames(work: ItemWork, previous: Result | None) -> int | None:
+    """The frames of ``work``'s stems when the last run wrote them all with the same
+    cache key and they are still there; None when the item must be separated again."""
     if previous is None:
-        return False
-    keys = {(entry["file"], entry.get("cache_key")) for entry in previous["stems"]}
-    return all((plan.path.name, work.key) in keys and plan.path.is_file() for plan in work.plans)
-
-
-def _previous_frames(work: ItemWork, previous: dict[str, Any]) -> int:
-    for entry in previous["stems"]:
-        if entry["file"] == work.plans[0].path.name:
-            return int(entry["frames"])
-    raise OutputError(f"{work.plans[0].path}: missing from the previous result manifest")
+        return None
+    by_file = {stem.file: stem for stem in previous.stems}
+    found = [by_file.get(plan.path.name) for plan in work.plans]
+    if any(s is None or s.cache_key != work.key or s.frames is None for s in found):
+        return None
+    if not all(plan.path.is_file() for plan in work.plans):
+        return None
+    return found[0].frames if found[0] is not None else None
 
 
 class _ResultBook:
@@ -218,82 +134,78 @@ class _ResultBook:
     """
 
     def __init__(
-        self,
-        path: Path,
-        works: Sequence[ItemWork],
-        header: dict[str, Any],
-        previous: dict[str, Any] | None,
+        self, path: Path, works: Sequence[ItemWork], header: Result, previous: Result | None
     ) -> None:
         self._path = path
         self._works = works
         self._header = header
         self._started = time.monotonic()
-        self._entries: dict[int, list[dict[str, Any]]] = {}
+        self._records: dict[int, list[StemRecord]] = {}
         for index, work in enumerate(works):
-            if _up_to_date(work, previous):
-                frames = _previous_frames(work, previous or {})
-                self._entries[index] = _stem_entries(work, frames, reused=True)
+            frames = _previous_frames(work, previous)
+            if frames is not None:
+                self._records[index] = _stem_records(work, frames, reused=True)
 
     def todo(self) -> list[int]:
         """Indexes of the items that still need separating."""
-        return [i for i in range(len(self._works)) if i not in self._entries]
+        return [i for i in range(len(self._works)) if i not in self._records]
 
     def item_done(self, index: int, frames: int) -> None:
-        self._entries[index] = _stem_entries(self._works[index], frames, reused=False)
+        self._records[index] = _stem_records(self._works[index], frames, reused=False)
         self.write()
 
-    def write(self) -> dict[str, Any]:
-        stems = [e for i in sorted(self._entries) for e in self._entries[i]]
-        seconds = sum(e[0]["frames"] / e[0]["sample_rate"] for e in self._entries.values())
-        document = {
-            **self._header,
-            "elapsed_s": round(time.monotonic() - self._started, 3),
-            "audio_s": round(seconds, 3),
-            "stems": stems,
-        }
-        write_result(self._path, document)
-        return document
-
-
-def run_works_serially(
-    works: Sequence[ItemWork],
-    separator: Separator,
-    progress: Progress,
-    cancel: Callable[[], bool],
-    item_done: Callable[[int, int], None],
-) -> None:
-    """Separate items one after another, calling ``item_done(index, frames)`` after each."""
-    for index, work in enumerate(works):
-
-        def report(fraction: float, index: int = index, work: ItemWork = work) -> None:
-            progress.update((index + fraction) / len(works), work.item.name)
-
-        frames = work.separate(separator, report, cancel)
-        item_done(index, frames)
+    def write(self) -> Result:
+        stems = tuple(r for i in sorted(self._records) for r in self._records[i])
+        seconds = sum(
+            (records[0].frames or 0) / (records[0].sample_rate or 1)
+            for records in self._records.values()
+        )
+        result = dataclasses.replace(
+            self._header,
+            stems=stems,
+            elapsed_s=round(time.monotonic() - self._started, 3),
+            audio_s=round(seconds, 3),
+        )
+        write_result(self._path, result)
+        return result
 
 
 def run_job(
     job: Job,
     library: PresetLibrary,
+    control: RunControl | None = None,
+    executor: Executor | None = None,
     separator: Separator | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-    jobs: int = 1,
     extra: dict[str, Any] | None = None,
-    engine: RayEngine | None = None,
     wait: bool = True,
-) -> dict[str, Any]:
-    """Run ``job``; returns the result manifest it wrote to ``output_dir/result.json``.
+) -> Result:
+    """Run ``job``; returns the result it wrote to ``output_dir/result.json``.
 
     Raises the user-facing errors (audio, preset, prompt, output) before any stem is
-    written, and JobCancelled when ``cancel()`` turns true (nothing half-written stays).
-    ``extra`` fields are added to the manifest (the render command's project fields).
-    ``engine`` separates the items on a Ray cluster instead of here (``jobs`` unused).
-    The output folder is locked while the run writes it; another run holding it is
-    waited for, or with ``wait=False`` an OutputError naming the holder.
+    written, and JobCancelled when ``control`` says stop (nothing half-written stays).
+    ``executor`` separates the items (default: here, one after another); ``separator``
+    is a backend already loaded (default: made from the job). ``extra`` fields are added
+    to the manifest (the render command's project fields). Another run holding the
+    output folder is waited for, or with ``wait=False`` an OutputError naming it.
     """
-    progress = progress or Silent()
-    should_cancel = cancel or (lambda: False)
+    control = control or RunControl()
+    with control.running(job.output_dir / RESULT_FILE_NAME) as ending:
+        document, separated = _run(
+            job, library, control, executor or SerialExecutor(), separator, extra, wait
+        )
+        ending["message"] = f"{len(job.items)} item(s), {separated} separated"
+    return document
+
+
+def _run(
+    job: Job,
+    library: PresetLibrary,
+    control: RunControl,
+    executor: Executor,
+    separator: Separator | None,
+    extra: dict[str, Any] | None,
+    wait: bool,
+) -> tuple[Result, int]:
     for item in job.items:  # cheap checks first: loading a backend can take seconds
         resolve_preset(item, library, job.keep_residual)
         audio_info(item.audio)
@@ -301,106 +213,42 @@ def run_job(
     # Everything that can be checked is checked before the output folder is touched.
     works = [plan_item(job, item, library, separator) for item in job.items]
     _check_no_overwrite(works)
-    inputs = [item.audio for item in job.items]
-    with hold_output_dir(job.output_dir, inputs, wait=wait):
-        return _run_works(job, works, separator, progress, should_cancel, jobs, extra, engine)
+    with hold_output_dir(job.output_dir, [item.audio for item in job.items], wait=wait):
+        return _run_works(job, works, separator, control, executor, extra)
 
 
 def _run_works(
     job: Job,
     works: Sequence[ItemWork],
     separator: Separator,
-    progress: Progress,
-    should_cancel: Callable[[], bool],
-    jobs: int,
+    control: RunControl,
+    executor: Executor,
     extra: dict[str, Any] | None,
-    engine: RayEngine | None,
-) -> dict[str, Any]:
+) -> tuple[Result, int]:
     """Separate what is not up to date, under the output folder's lock."""
     result_path = job.output_dir / RESULT_FILE_NAME
     for target in [result_path, *(plan.path for work in works for plan in work.plans)]:
         check_target(target)  # a link, FIFO or folder at a name we write: refuse up front
-    header = {
-        "version": 1,
-        "tool": f"samaudio-daw {__version__}",
-        "backend": separator.name,
-        "backend_settings": separator.settings(),
-        "project": str(job.project) if job.project else None,
-        "skipped": [],
-        **(extra or {}),
-    }
+    header = Result.with_fields(
+        (),
+        **{
+            "tool": f"samaudio-daw {__version__}",
+            "backend": separator.name,
+            "backend_settings": separator.settings(),
+            "project": str(job.project) if job.project else None,
+            **(extra or {}),
+        },
+    )
     previous = read_result(result_path)
     _check_not_anothers(works, previous)
     book = _ResultBook(result_path, works, header, previous)
     todo = book.todo()
-    todo_works = [works[i] for i in todo]
-    for work in todo_works:  # what a killed run left for these very stems
-        remove_stem_leftovers(work.plans)
+    for index in todo:  # what a killed run left for these very stems
+        remove_stem_leftovers(works[index].plans)
 
     def item_done(position: int, frames: int) -> None:
         book.item_done(todo[position], frames)
 
-    if engine is not None and todo:
-        from samaudio_daw.jobs.ray_engine import run_works_on_ray
-
-        run_works_on_ray(todo_works, job, progress, should_cancel, item_done, engine)
-    elif jobs > 1 and len(todo) > 1:
-        from samaudio_daw.jobs.parallel import run_works_in_parallel
-
-        run_works_in_parallel(todo_works, job, progress, should_cancel, jobs, item_done)
-    else:
-        run_works_serially(todo_works, separator, progress, should_cancel, item_done)
-    document = book.write()
-    progress.finish("done", f"{len(works)} item(s), {len(todo)} separated")
-    return document
-
-
-__all__ = ["JobCancelled", "run_job", "plan_item", "prepare_output_dir", "resolve_preset"]
-
-
-def cancel_file_for(status_file: Path) -> Path:
-    """The file whose existence asks a running job to stop (REAPER's Cancel button makes it)."""
-    return status_file.with_name(status_file.name + ".cancel")
-
-
-def run_job_with_status(
-    job: Job,
-    library: PresetLibrary,
-    status_file: Path | None,
-    jobs: int = 1,
-    wait: bool = True,
-) -> dict[str, Any]:
-    """``run_job`` with a terminal bar and, when asked, a status file REAPER polls.
-
-    The status file ends as ``done`` (with the result path), ``failed`` (with the
-    one-line error) or ``cancelled``; creating ``<status file>.cancel`` cancels.
-    """
-    from samaudio_daw.errors import user_error_types
-    from samaudio_daw.jobs.progress import FanOut, StatusFile, TerminalBar
-
-    if status_file is None:
-        return run_job(job, library, progress=TerminalBar(), jobs=jobs, wait=wait)
-    status = StatusFile(status_file)
-    cancel_file = cancel_file_for(status_file)
-    cancel_file.unlink(missing_ok=True)
-    status.update(0.0, "starting")
-    try:
-        result = run_job(
-            job,
-            library,
-            progress=FanOut([TerminalBar(), status]),
-            cancel=cancel_file.exists,
-            jobs=jobs,
-            wait=wait,
-        )
-    except JobCancelled:
-        status.finish("cancelled", "cancelled; nothing was written")
-        raise
-    except user_error_types() as error:
-        status.finish("failed", str(error))
-        raise
-    except Exception as error:
-        status.finish("failed", f"internal error: {type(error).__name__}: {error}")
-        raise
-    status.finish("done", "done", result=str(job.output_dir / RESULT_FILE_NAME))
-    return result
+    if todo:
+        executor.run([works[i] for i in todo], job, separator, control, item_done)
+    return book.write(), len(todo)

@@ -1,13 +1,14 @@
 """Which preset a track uses, read from its name; and presets made from bare prompts.
 
-A track name selects its preset in one of three ways, tried in this order:
+A track name selects its preset in one of four ways, tried in this order:
 
 1. a tag in square brackets naming a preset: ``Gtr [acoustic-guitar]`` (case, spaces and
    underscores are forgiven: ``[Lead Vocal]`` means ``lead-vocal``);
 2. inline prompts in braces: ``Field rec {isolate the owl hooting}`` makes a one-stem
    preset on the spot (several braces make several stems), keeping the residual as
    ``rest``;
-3. the presets' ``match`` patterns: case-insensitive shell-style globs (``*vocal*``)
+3. the name of a preset, forgiving case, spaces and underscores (``De Hum``);
+4. the presets' ``match`` patterns: case-insensitive shell-style globs (``*vocal*``)
    matched against the track name without any tags or braces.
 
 Nothing is guessed: two tags, a tag together with a prompt, or a name matching the
@@ -34,8 +35,10 @@ from samaudio_daw.presets.schema import (
 )
 from samaudio_daw.separation.prompt_words import CLEANED_NAME, is_removal
 
-ChoiceKind = Literal["tag", "inline", "pattern", "ambiguous", "none", "unknown-tag", "invalid"]
-_SELECTED_KINDS = ("tag", "inline", "pattern")
+ChoiceKind = Literal[
+    "tag", "inline", "name", "pattern", "ambiguous", "none", "unknown-tag", "invalid"
+]
+_SELECTED_KINDS = ("tag", "inline", "name", "pattern")
 _TAG_RE = re.compile(r"\[([^\[\]]*)\]")
 _PROMPT_RE = re.compile(r"\{([^{}]*)\}")
 _FILLER_WORDS = frozenset(
@@ -50,7 +53,7 @@ INLINE_RESIDUAL_NAME = "rest"
 class TrackChoice:
     """The outcome of reading a track name: which preset (if any) and why.
 
-    ``kind`` is ``tag``, ``inline`` or ``pattern`` when a preset was chosen (``preset``
+    ``kind`` is ``tag``, ``inline``, ``name`` or ``pattern`` when a preset was chosen (``preset``
     is set); ``ambiguous`` (``candidates`` lists the preset names in question),
     ``unknown-tag`` (the tag names no preset), ``invalid`` (an empty tag or prompt) or
     ``none`` (nothing matched) otherwise. ``reason`` is one line for the producer.
@@ -79,7 +82,7 @@ class TrackChoice:
 
     @property
     def selected(self) -> bool:
-        """True when a preset was chosen (kind ``tag``, ``inline`` or ``pattern``)."""
+        """True when a preset was chosen (kind ``tag``, ``inline``, ``name`` or ``pattern``)."""
         return self.kind in _SELECTED_KINDS
 
 
@@ -237,7 +240,7 @@ def _choose_by_pattern(track_name: str, library: PresetLibrary) -> TrackChoice:
 
 
 def match_track(track_name: str, library: PresetLibrary) -> TrackChoice:
-    """Which preset the track called ``track_name`` uses: by tag, inline prompt or pattern.
+    """Which preset the track called ``track_name`` uses: by tag, inline prompt, name or pattern.
 
     Never raises for a name that selects nothing or too much: the TrackChoice says so
     (``ambiguous``, ``unknown-tag``, ``invalid`` or ``none``) with a reason.
@@ -247,11 +250,14 @@ def match_track(track_name: str, library: PresetLibrary) -> TrackChoice:
     tags = _TAG_RE.findall(track_name)
     prompts = _PROMPT_RE.findall(track_name)
     if tags and prompts:
-        reason = "the name has both a preset tag [...] and an inline prompt {...}; keep one"
+        reason = "both a preset tag and a {prompt}; keep one"
         candidates = [_tag_name(tag) for tag in tags]
         return _choice(track_name, "ambiguous", reason, candidates=candidates)
     if tags:
         return _choose_by_tag(track_name, tags, library)
     if prompts:
         return _choose_inline(track_name, prompts)
+    named = library.find(_tag_name(track_name)) if track_name.strip() else None
+    if named is not None:
+        return _choice(track_name, "name", f"the name of preset {named.name!r}", named)
     return _choose_by_pattern(track_name, library)

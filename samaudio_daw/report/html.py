@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from samaudio_daw.jobs.results import Result
 from samaudio_daw.report.analysis import GroupFigures, NullFigures, SignalFigures
 from samaudio_daw.report.plots import Picture
 from samaudio_daw.report.sources import Original, StemGroup
@@ -110,7 +111,7 @@ window.addEventListener("load", function () {
 """
 
 
-def render_page(result: Mapping[str, Any], reports: Sequence[GroupReport], source: Path) -> str:
+def render_page(result: Result, reports: Sequence[GroupReport], source: Path) -> str:
     """The whole page for ``result`` (read from ``source``) and its analysed groups."""
     parts = [
         "<!DOCTYPE html>",
@@ -121,9 +122,9 @@ def render_page(result: Mapping[str, Any], reports: Sequence[GroupReport], sourc
         f"<style>{STYLE}</style></head>",
         "<body>",
         "<h1>Listening report</h1>",
-        f'<p class="sub">{escape(str(source))} &middot; {escape(str(result.get("tool", "")))}</p>',
+        f'<p class="sub">{escape(str(source))} &middot; {escape(result.tool or "")}</p>',
         _summary(result, reports),
-        _skipped(result.get("skipped", [])),
+        _skipped(result.skipped),
         *_tracks(reports),
         f"<script>{IMAGE_CHECK}</script>",
         "</body>",
@@ -132,10 +133,10 @@ def render_page(result: Mapping[str, Any], reports: Sequence[GroupReport], sourc
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def real_time_factor(result: Mapping[str, Any]) -> float | None:
+def real_time_factor(result: Result) -> float | None:
     """Processing time over audio time (0.1: ten times faster than real time)."""
-    audio_s = float(result.get("audio_s") or 0.0)
-    elapsed_s = result.get("elapsed_s")
+    audio_s = float(result.audio_s or 0.0)
+    elapsed_s = result.elapsed_s
     if audio_s <= 0.0 or elapsed_s is None:
         return None
     return float(elapsed_s) / audio_s
@@ -151,21 +152,21 @@ def _speed_text(factor: float | None) -> str:
     return f"{factor:.3f} ({factor:.1f}× slower than real time)"
 
 
-def _summary(result: Mapping[str, Any], reports: Sequence[GroupReport]) -> str:
-    stems = result.get("stems", [])
-    reused = sum(1 for s in stems if s.get("reused"))
-    projects = sorted({str(s["project"]) for s in stems if s.get("project")})
-    if not projects and result.get("project"):
-        projects = [str(result["project"])]
-    elapsed = result.get("elapsed_s")
+def _summary(result: Result, reports: Sequence[GroupReport]) -> str:
+    stems = result.stems
+    reused = sum(1 for s in stems if s.reused)
+    projects = sorted({s.project for s in stems if s.project})
+    if not projects and result.project:
+        projects = [result.project]
+    elapsed = result.elapsed_s
     rows = [
-        ("backend", escape(str(result.get("backend", "–"))), None),
+        ("backend", escape(result.backend or "–"), None),
         ("projects", "<br>".join(escape(p) for p in projects) or "– (audio files)", None),
         ("tracks", str(len({r.group.track_key for r in reports})), "tracks"),
         ("items", str(len(reports)), "items"),
         ("stems", f"{len(stems)} ({reused} up to date from an earlier run)", "stems"),
-        ("skipped items", str(len(result.get("skipped", []))), "skipped"),
-        ("audio", format_duration(float(result.get("audio_s") or 0.0)), None),
+        ("skipped items", str(len(result.skipped)), "skipped"),
+        ("audio", format_duration(float(result.audio_s or 0.0)), None),
         ("time taken", "–" if elapsed is None else f"{float(elapsed):.1f} s", None),
         ("real-time factor", escape(_speed_text(real_time_factor(result))), "rtf"),
     ]

@@ -9,8 +9,7 @@ of the stems (which makes a null test meaningless, and the page says so).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from samaudio_daw.audio.io import AudioFileError, AudioReader, audio_info
+from samaudio_daw.errors import UserError
+from samaudio_daw.jobs.manifest import ManifestError
+from samaudio_daw.jobs.results import Result, StemRecord, load_result
 from samaudio_daw.report.errors import ReportError
 
 StemKind = Literal["target", "residual"]
@@ -99,74 +101,48 @@ class StemGroup:
         return f"whole file, {self.length_s:.3f} s, {self.sample_rate} Hz, {self.channels} ch"
 
 
-def read_result_manifest(path: Path) -> dict[str, Any]:
+def read_result_manifest(path: Path) -> Result:
     """The result manifest at ``path``, checked against its schema; ReportError if unusable."""
-    from samaudio_daw.jobs.manifest import ManifestError, validate
-
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(
-            f"{path}: no such result file; give the result.json a run wrote"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReportError(f"{path}: cannot be read ({error})") from None
-    except json.JSONDecodeError as error:
-        raise ReportError(f"{path}: not JSON (line {error.lineno}: {error.msg})") from None
-    try:
-        validate(document, "result", str(path))
+        return load_result(path)
     except ManifestError as error:
         raise ReportError(str(error)) from None
-    return document  # type: ignore[no-any-return]
 
 
-def _group_key(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    if entry.get("item_guid") or entry.get("track_guid"):
-        return (
-            "project",
-            str(entry.get("project")),
-            str(entry.get("track_guid")),
-            str(entry.get("item_guid")),
-        )
-    return ("file", entry["input"], str(entry.get("project")))
+def _group_key(stem: StemRecord) -> tuple[str, ...]:
+    if stem.item_guid or stem.track_guid:
+        return ("project", str(stem.project), str(stem.track_guid), str(stem.item_guid))
+    return ("file", stem.input, str(stem.project))
 
 
-def stem_groups(result: Mapping[str, Any], result_dir: Path) -> list[StemGroup]:
+def stem_groups(result: Result, result_dir: Path) -> list[StemGroup]:
     """The result's stems grouped by what they were separated from, in manifest order."""
-    by_key: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
-    for entry in result["stems"]:
-        by_key.setdefault(_group_key(entry), []).append(entry)
-    return [_group(entries, result_dir) for entries in by_key.values()]
+    by_key: dict[tuple[str, ...], list[StemRecord]] = {}
+    for stem in result.stems:
+        by_key.setdefault(_group_key(stem), []).append(stem)
+    return [_group(stems, result_dir) for stems in by_key.values()]
 
 
-def _group(entries: Sequence[Mapping[str, Any]], result_dir: Path) -> StemGroup:
-    first = entries[0]
+def _group(records: Sequence[StemRecord], result_dir: Path) -> StemGroup:
+    first = records[0]
     stems = tuple(
-        Stem(
-            e["name"],
-            e["kind"],
-            e.get("prompt"),
-            result_dir / e["file"],
-            e["file"],
-            bool(e.get("reused", False)),
-        )
-        for e in entries
+        Stem(r.name, r.kind, r.prompt, result_dir / r.file, r.file, r.reused) for r in records
     )
     info = _stem_info(stems[0].path)
     return StemGroup(
-        input=first["input"],
-        mode=first.get("mode") or ("item" if first.get("item_guid") else "file"),
+        input=first.input,
+        mode=first.mode or ("item" if first.item_guid else "file"),
         stems=stems,
         sample_rate=info.sample_rate,
         frames=info.frames,
         channels=info.channels,
-        preset=first.get("preset"),
-        project=Path(first["project"]) if first.get("project") else None,
-        track=first.get("track"),
-        track_guid=first.get("track_guid"),
-        item_guid=first.get("item_guid"),
-        position_s=float(first.get("position_s", 0.0)),
-        pre_chain=tuple(first.get("pre_chain") or ()),
+        preset=first.preset,
+        project=Path(first.project) if first.project else None,
+        track=first.track,
+        track_guid=first.track_guid,
+        item_guid=first.item_guid,
+        position_s=first.position_s,
+        pre_chain=first.pre_chain,
     )
 
 
@@ -353,7 +329,6 @@ def project_candidates(project: Path, result_dir: Path) -> list[Path]:
 
 def _rendered_original(group: StemGroup, result_dir: Path, problems: list[str]) -> Original | None:
     """The item's source section, or the track's timeline, rendered again from the project."""
-    from samaudio_daw.errors import user_error_types
     from samaudio_daw.project.model import read_project
 
     if group.project is None:
@@ -363,11 +338,10 @@ def _rendered_original(group: StemGroup, result_dir: Path, problems: list[str]) 
     if not found:
         problems.append(f"the project {group.project} is not there any more")
         return None
-    expected: tuple[type[BaseException], ...] = (*user_error_types(), OSError, LookupError)
     try:
         project = read_project(found[0])
         audio, what = _render_from_project(group, project)
-    except expected as error:
+    except (UserError, OSError, LookupError) as error:
         problems.append(f"the project could not be rendered again ({error})")
         return None
     if project.sample_rate != group.sample_rate or audio.shape != (group.channels, group.frames):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from samaudio_daw.control.commands import midi, serve
+from samaudio_daw.cli.serve import midi, serve
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "midi-map.toml"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,21 +29,21 @@ from click.testing import CliRunner
 
 from samaudio_daw.cli import main
 from samaudio_daw.errors import OutputError
-from samaudio_daw.jobs.progress import JobCancelled
+from samaudio_daw.jobs.executor import WorkerError, remove_leftovers
+from samaudio_daw.jobs.progress import JobCancelled, Silent
 from samaudio_daw.jobs.ray_engine import (
     ClusterError,
     ItemSeparator,
     RayEngine,
-    WorkerError,
     actor_options,
     check_worker_settings,
     portable,
     ray_session,
-    remove_leftovers,
     worker_count,
 )
 from samaudio_daw.jobs.render import RenderSettings, render_projects
-from samaudio_daw.jobs.runner import plan_item
+from samaudio_daw.jobs.run_control import RunControl
+from samaudio_daw.jobs.work import plan_item
 from samaudio_daw.presets import default_library
 from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
 from samaudio_daw.separation.backends import BackendOptions, create_backend
@@ -105,9 +106,10 @@ def _render_here(
     progress: Any = None,
     cancel: Any = None,
 ) -> dict[str, Any]:
-    settings = RenderSettings(output_dir=out, engine=engine)
-    outcomes = render_projects(projects, default_library(), settings, None, progress, cancel)
-    return outcomes[0].result
+    settings = RenderSettings(output_dir=out, executor=engine)
+    control = RunControl(progress=progress or Silent(), cancel_flag=cancel or (lambda: False))
+    outcomes = render_projects(projects, default_library(), settings, None, control)
+    return outcomes[0].result.to_json()
 
 
 def _ray() -> Any:
@@ -195,17 +197,17 @@ class _TwoArgumentUserError(OutputError):
 
 def test_worker_errors_reach_the_driver_with_their_message_and_kind() -> None:
     from samaudio_daw.audio.io import AudioFileError
-    from samaudio_daw.errors import user_error_types
+    from samaudio_daw.errors import UserError
 
     kept = ClusterError("x")
     assert portable(kept) is kept
     audio_error = AudioFileError("take.wav", "contains NaN")
     assert portable(audio_error) is audio_error  # travels as itself
     user = portable(_TwoArgumentUserError("take.wav", "cannot be written"))  # cannot be rebuilt
-    assert isinstance(user, WorkerError) and isinstance(user, user_error_types())
+    assert isinstance(user, WorkerError) and isinstance(user, UserError)
     assert str(user) == "take.wav: cannot be written"
     bug = portable(_TwoArgumentBug("block 3", "shape mismatch"))
-    assert not isinstance(bug, user_error_types())
+    assert not isinstance(bug, UserError)
     assert str(bug) == "_TwoArgumentBug on a Ray worker: block 3: shape mismatch"
 
 
@@ -395,3 +397,90 @@ def _job(item: Any, out: Path) -> Any:
     from samaudio_daw.jobs.manifest import Job
 
     return Job(items=(item,), output_dir=out)
+
+
+# --- every entrance on Ray: separate, run and serve -------------------------------
+
+
+def _takes(folder: Path, count: int = 2, seconds: float = 1.0) -> list[Path]:
+    """``count`` stereo takes of hum and a tone, each its own WAV."""
+    project = _project(folder, "takes", items=count, seconds=seconds)
+    return sorted((project.parent / "media").glob("takes*.wav"))
+
+
+def test_ray_separate_and_run_write_the_local_stems(tmp_path: Path, local_ray: str) -> None:
+    takes = _takes(tmp_path / "p")
+    ray = ["--engine", "ray", "--address", local_ray]
+    local = _cli("separate", *takes, "--preset", "de-hum", "-o", tmp_path / "local")
+    on_ray = _cli("separate", *takes, "--preset", "de-hum", "-o", tmp_path / "ray", *ray)
+    assert local.returncode == 0 and on_ray.returncode == 0, local.stderr + on_ray.stderr
+    assert len(_stems(tmp_path / "local")) == 4
+    assert _stems(tmp_path / "ray") == _stems(tmp_path / "local")
+    manifest = tmp_path / "job.json"
+    items = [{"audio": str(take), "name": take.stem, "preset": "de-hum"} for take in takes]
+    manifest.write_text(json.dumps({"version": 1, "output_dir": "run-ray", "items": items}))
+    done = _cli("run", manifest, *ray, "--status-file", tmp_path / "status.json")
+    assert done.returncode == 0, done.stderr
+    assert _stems(tmp_path / "run-ray") == _stems(tmp_path / "local")
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "done" and status["result"].endswith("result.json")
+
+
+def _osc_reply(sock: socket.socket, address: str, timeout_s: float) -> list[Any]:
+    """The arguments of the first message to ``address`` that arrives on ``sock``."""
+    from pythonosc.osc_message import OscMessage
+
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        message = OscMessage(sock.recvfrom(65536)[0])
+        if message.address == address:
+            return list(message.params)
+        if message.address == "/samaudio/error":
+            pytest.fail(f"the server answered with an error: {message.params}")
+    pytest.fail(f"no {address} within {timeout_s} s")
+
+
+def test_ray_serve_runs_jobs_with_the_local_stems(tmp_path: Path, local_ray: str) -> None:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    takes = _takes(tmp_path / "p", count=1)
+    local = _cli("separate", *takes, "--preset", "de-hum", "-o", tmp_path / "local")
+    assert local.returncode == 0, local.stderr
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "samaudio_daw", "serve", "--osc-port", "0"]
+            + ["--root", str(tmp_path), "--engine", "ray", "--address", local_ray],
+            stdout=sink,
+            stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        port = _listening_port(log, server)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            builder = OscMessageBuilder("/samaudio/separate")
+            for value in (str(takes[0]), "de-hum", str(tmp_path / "served")):
+                builder.add_arg(value)
+            sock.sendto(builder.build().dgram, ("127.0.0.1", port))
+            [job_id] = _osc_reply(sock, "/samaudio/accepted", 30)
+            done = _osc_reply(sock, "/samaudio/done", 240)
+        assert done[0] == job_id
+        assert _stems(tmp_path / "served") == _stems(tmp_path / "local")
+    finally:
+        server.terminate()
+        server.wait(60)
+    assert "Traceback" not in log.read_text(errors="replace")
+
+
+def _listening_port(log: Path, server: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
+        if server.poll() is not None:
+            pytest.fail(f"serve exited with {server.returncode}:\n{log.read_text()}")
+        time.sleep(0.1)
+    pytest.fail(f"serve did not start:\n{log.read_text()}")

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from samaudio_daw.separation.sam_audio import store
+from samaudio_daw.separation.sam_audio.checkup import verify
 from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
-from samaudio_daw.separation.sam_audio.model import SamAudio
+from samaudio_daw.separation.sam_audio.loader import load_model
 
 MODEL_ID = "facebook/sam-audio-small"
 
@@ -28,7 +29,7 @@ def test_list_shows_the_pulled_model_with_its_size(pulled: Path) -> None:
 
 
 def test_verify_passes_then_names_a_damaged_file(pulled: Path) -> None:
-    report = store.verify(MODEL_ID)
+    report = verify(MODEL_ID)
     assert report.problems == ()
     assert {"checkpoint.pt", "config.json", "LICENSE"} <= set(report.checked)
     blob = (pulled / "checkpoint.pt").resolve()
@@ -38,7 +39,7 @@ def test_verify_passes_then_names_a_damaged_file(pulled: Path) -> None:
         byte = stream.read(1)
         stream.seek(5000)
         stream.write(bytes([byte[0] ^ 0xFF]))
-    [problem] = store.verify(MODEL_ID).problems
+    [problem] = verify(MODEL_ID).problems
     assert problem.startswith("checkpoint.pt is damaged")
 
 
@@ -48,7 +49,7 @@ def test_verify_finds_a_config_that_does_not_match_the_checkpoint(pulled: Path) 
     text = config.read_text().replace('"n_layers": 2', '"n_layers": 3')
     config.unlink()
     config.write_text(text)  # a changed config under the hub's name: the checksum also fails
-    problems = store.verify(MODEL_ID).problems
+    problems = verify(MODEL_ID).problems
     assert any(p.startswith("config.json is damaged") for p in problems)
 
 
@@ -56,7 +57,7 @@ def test_verify_of_a_plain_folder_checks_keys_against_the_config(tmp_path: Path)
     reference = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
     if not reference.is_dir():
         pytest.skip("reference checkpoint not found")
-    report = store.verify(str(reference))
+    report = verify(str(reference))
     assert report.problems == () and report.checked == ("config.json matches checkpoint.pt",)
 
 
@@ -77,12 +78,12 @@ def test_a_pulled_hub_id_loads_offline(pulled: Path, monkeypatch) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{probe.getsockname()[1]}")
-    model = SamAudio.from_pretrained(MODEL_ID, device="cpu", dtype=torch.float32)
+    model = load_model(MODEL_ID, torch.device("cpu"), torch.float32)
     assert model.config.transformer.dim == 64
     assert model.text_encoder is not None
 
 
 def test_a_hub_id_not_yet_pulled_is_pulled_on_first_load(local_hub, hub_env) -> None:
-    model = SamAudio.from_pretrained(MODEL_ID, device="cpu", dtype=torch.float32)
+    model = load_model(MODEL_ID, torch.device("cpu"), torch.float32)
     assert model.config.transformer.dim == 64
     assert [m.repo_id for m in store.installed()] == [MODEL_ID]

@@ -27,6 +27,8 @@ def apply_chain(chain: pedalboard.Plugin, audio: np.ndarray, sample_rate: int) -
     """A whole array through the runner's BlockChain: one block, then what latency held."""
     block_chain = BlockChain(chain, sample_rate, getattr(audio, "shape", (1,))[0] or 1)
     return np.concatenate([block_chain.process(audio), block_chain.flush()], axis=1)
+
+
 WritePreset = Callable[..., Path]
 
 

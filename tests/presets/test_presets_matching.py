@@ -64,7 +64,7 @@ def test_several_inline_prompts_make_several_stems(library: PresetLibrary) -> No
 
 def test_patterns_are_case_insensitive_globs(library: PresetLibrary) -> None:
     expected = {
-        "Lead Vocal": "lead-vocal",
+        "Lead Vocals": "lead-vocal",
         "VOX dbl": "lead-vocal",
         "Kick In": "drums",
         "Bass Drum": "drums",
@@ -81,6 +81,17 @@ def test_patterns_are_case_insensitive_globs(library: PresetLibrary) -> None:
             track_name,
             choice.reason,
         )
+
+
+def test_a_presets_own_name_comes_before_any_pattern(library: PresetLibrary) -> None:
+    # "*drum*" of drums matches "Drum Kit" too: the preset named drum-kit must win.
+    for track_name, preset_name in {
+        "Drum Kit": "drum-kit",
+        "Lead Vocal": "lead-vocal",
+        " de_hum ": "de-hum",
+    }.items():
+        choice = match_track(track_name, library)
+        assert (choice.kind, choice.preset and choice.preset.name) == ("name", preset_name)
 
 
 def test_no_pattern_match_selects_nothing(library: PresetLibrary) -> None:

@@ -12,6 +12,7 @@ The tests run with ``--import-mode=importlib``, so helpers reach them through th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -34,10 +35,20 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCRIPTS = REPO / "reaper_scripts"
 DRIVER = HERE / "emulation" / "driver.lua"
-LUA = shutil.which("lua5.4")
 LUAC = shutil.which("luac5.4")
 SAMAUDIO = Path(sys.executable).parent / "samaudio-daw"
 SAMPLE_RATE = 48000
+
+
+def _lua() -> list[str] | None:
+    """How to run Lua 5.4: lupa's (a test dependency, tests/run_lua.py), else Debian's lua5.4."""
+    if importlib.util.find_spec("lupa") is not None:
+        return [sys.executable, str(Path(__file__).resolve().parents[1] / "run_lua.py")]
+    found = shutil.which("lua5.4")
+    return [found] if found else None
+
+
+LUA = _lua()
 
 SEPARATE_ITEMS = "samaudio - Separate selected items.lua"
 SEPARATE_TRACKS = "samaudio - Separate items on selected tracks.lua"
@@ -108,7 +119,7 @@ def start(scenario: Path, env: Mapping[str, str] | None = None) -> subprocess.Po
     """Start the driver on ``scenario``; ``env``: its environment (default: this one)."""
     assert LUA is not None
     return subprocess.Popen(
-        [LUA, str(DRIVER), str(scenario)],
+        [*LUA, str(DRIVER), str(scenario)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -186,7 +197,7 @@ def _kit() -> types.SimpleNamespace:
 def kit() -> types.SimpleNamespace:
     """The helpers and paths above, for test modules (they cannot import this file)."""
     if LUA is None:
-        pytest.skip("lua5.4 is not installed (apt-get install lua5.4)")
+        pytest.skip("no Lua 5.4: pip install lupa (make install does), or apt-get install lua5.4")
     return _kit()
 
 
@@ -317,12 +328,15 @@ def bridge_runs(
     broken = install_scripts(
         base / "resource-bad", backend="sam-audio", preset_folders=[base / "no such presets"]
     )
+    # A backend that takes time spans and whose run fails only after the manifest is
+    # written (no model is configured), so the manifest carries the spans.
+    spans = install_scripts(base / "resource-sam", backend="sam-audio")
     audio = {"vox": base / "vox.wav", "gtr": base / "gtr.wav"}
     write_wav(audio["vox"], 3.0, seed=1)
     write_wav(audio["gtr"], 3.0, seed=2)
     media = {
         name: base / name / "media"
-        for name in ("ok", "failed", "cancelled", "no_status", "choose", "clear")
+        for name in ("ok", "failed", "cancelled", "no_status", "spans", "choose", "clear")
     }
     scenarios = {
         "ok": _separate_ok(scripts, media["ok"], audio),
@@ -340,6 +354,14 @@ def bridge_runs(
                 {"start": 0.1, "name": "a marker, not a region"},
             ],
         },
+        "spans": {
+            **_one_item(SEPARATE_ITEMS, spans, media["spans"], "Vox [lead-vocal]", audio["vox"]),
+            "time_selection": [0.25, 0.5],
+            "markers": [
+                {"region": True, "start": 0.75, "stop": 2.0, "name": "Verse"},
+                {"start": 0.1, "name": "a marker, not a region"},
+            ],
+        },
         "choose": _choose(
             scripts,
             media["choose"],
@@ -351,9 +373,8 @@ def bridge_runs(
     for name, scenario in scenarios.items():
         media[name].mkdir(parents=True)
         scenario["tick_s"] = 0.2  # each tick sleeps in a child process; keep them few
-        scenario["resource_path"] = str(
-            base / ("resource-bad" if name == "no_status" else "resource")
-        )
+        resource = {"no_status": "resource-bad", "spans": "resource-sam"}.get(name, "resource")
+        scenario["resource_path"] = str(base / resource)
     files = {name: scenario_file(base / "scenarios", name, s) for name, s in scenarios.items()}
     started = {name: start(path) for name, path in files.items()}
     return {

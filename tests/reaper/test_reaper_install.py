@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from samaudio_daw.cli.reaper import reaper
 from samaudio_daw.reaper import CONFIG_FILE_NAME, SCRIPTS_FOLDER, bridge_command
-from samaudio_daw.reaper.commands import reaper
 from samaudio_daw.reaper.install import (
     InstallError,
     config_document,

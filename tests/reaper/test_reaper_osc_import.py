@@ -170,7 +170,7 @@ def test_without_a_configured_done_file_it_finds_the_servers_default(
     env = {k: v for k, v in os.environ.items() if k not in TEMP_VARIABLES}
     env[variable] = str(temp)
     # The default `samaudio-daw serve --done-file` has in this environment.
-    code = "from samaudio_daw.control.commands import DEFAULT_DONE_FILE as F; print(F)"
+    code = "from samaudio_daw.control.lifecycle import DEFAULT_DONE_FILE as F; print(F)"
     server = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert server.returncode == 0, server.stderr
     default = Path(server.stdout.strip())

@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
+from samaudio_daw.cli.report import report
 from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
-from samaudio_daw.report.command import report
 
 pytest.importorskip("matplotlib", reason="the report needs the report extra (matplotlib)")
 pyloudnorm = pytest.importorskip("pyloudnorm", reason="pyloudnorm is in the test extra")
@@ -379,7 +379,7 @@ def test_missing_matplotlib_says_how_to_install_it(tmp_path: Path) -> None:
     # A fresh interpreter where importing matplotlib fails, as on a machine without it.
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from samaudio_daw.report.command import report\n"
+        "from samaudio_daw.cli.report import report\n"
         f"report.main([{str(tmp_path / 'result.json')!r}])\n"
     )
     done = subprocess.run(

@@ -281,4 +281,3 @@ def model_status() -> tuple[bool, str]:
             "it is fetched on first use"
         )
     return True, f"model: {model} (from ${MODEL_ENV}), downloaded at {snapshot}"
-

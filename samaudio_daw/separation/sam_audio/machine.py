@@ -280,9 +280,7 @@ def measure_model(
     state = torch.randn((1, frames, 2 * channels), generator=generator).to(device)
     time_t = torch.full((1,), 0.5, device=device)
     dit = _timed(device, lambda: model.velocity(state, time_t, cond), repeats)
-    codec_frames = frames_for_seconds(
-        codec_s, config.codec.sample_rate, config.codec.hop_samples
-    )
+    codec_frames = frames_for_seconds(codec_s, config.codec.sample_rate, config.codec.hop_samples)
     audio = 0.1 * torch.randn((1, 1, codec_frames * config.codec.hop_samples), generator=generator)
     audio_s = audio.shape[-1] / config.codec.sample_rate
     short = audio[..., : 4 * config.codec.hop_samples]

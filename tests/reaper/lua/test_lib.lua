@@ -1,7 +1,7 @@
 --[[
 test_lib.lua: unit tests for samaudio_lib.lua and for the emulation's strictness.
 
-    lua5.4 test_lib.lua LIBRARY OUTPUT_DIR
+    lua5.4 test_lib.lua LIBRARY OUTPUT_DIR PYTHON
 
 Prints one line per failed check and exits 1 if any failed. Writes a job manifest
 and a WAV file into OUTPUT_DIR for the Python side to check (schema, soundfile).
@@ -12,9 +12,10 @@ package.path = here .. "/../emulation/?.lua;" .. package.path
 local emu = require("reaper_emu")
 
 local library, out_dir = assert(arg[1], "library path"), assert(arg[2], "output folder")
+local python = assert(arg[3], "the Python that runs samaudio-daw")
 emu.setup({ tick_s = 0 })
 local lib = dofile(library)
-local json, names, project = lib.json, lib.names, lib.project
+local json, names, path, project = lib.json, lib.names, lib.path, lib.project
 
 local failures, checks = {}, 0
 
@@ -61,21 +62,32 @@ end
 -- Track names ----------------------------------------------------------------
 
 local function test_names()
-  check(same(names.selection("Vox 2 [Lead Vocal]"), { preset = "lead-vocal" }), "names: tag")
-  check(same(names.selection("Field rec {the owl hooting} {wind }"),
-    { prompts = { "the owl hooting", "wind" } }), "names: inline prompts")
-  check(names.selection("Guitar") == nil, "names: nothing to go on")
-  local _, err = names.selection("Gtr [drums] [bass]")
+  -- The rule itself lives in samaudio-daw (`resolve`): the script asks the real bridge.
+  local cfg = { command = { python, "-m", "samaudio_daw" }, presets = json.array({}) }
+  local tracks, err = names.resolve(cfg, {
+    "Vox 2 [Lead Vocal]", "Field rec {the owl hooting} {wind }", "Guitar", "Gtr [drums] [Drums]",
+    "vocals", 'Quote " $(touch pwned) `x`',
+  }, true)
+  check(tracks ~= nil, "names: resolve ran: " .. tostring(err))
+  tracks = tracks or {}
+  check(same(tracks[1], { preset = "lead-vocal" }), "names: tag")
+  check(same(tracks[2], { prompts = { "the owl hooting", "wind" } }), "names: inline prompts")
+  check(tracks[3] == false, "names: nothing to go on")
+  check(same(tracks[4], { preset = "drums" }), "names: same tag twice")
+  check(same(tracks[5], { preset = "lead-vocal" }), "names: a preset's name pattern")
+  check(tracks[6] == false, "names: quotes and $() are only text")
+  check(not path.exists(path.join(out_dir, "pwned")), "names: no shell ever read a name")
+  local _
+  _, err = names.resolve(cfg, { "Gtr [drums] [bass]" }, true)
   check(err and err:match("several"), "names: two tags are ambiguous")
-  _, err = names.selection("Gtr [drums] {the guitar}")
+  _, err = names.resolve(cfg, { "Gtr [drums] {the guitar}" }, true)
   check(err and err:match("both"), "names: tag and prompt are ambiguous")
-  _, err = names.selection("Gtr []")
+  _, err = names.resolve(cfg, { "Gtr []" }, true)
   check(err and err:match("empty tag"), "names: empty tag")
-  check(same(names.selection("Gtr [drums] [Drums]"), { preset = "drums" }), "names: same tag twice")
-  check(same(names.parse_answer(" drum_kit "), { preset = "drum-kit" }), "answer: a preset name")
-  check(same(names.parse_answer("the owl hooting"), { prompts = { "the owl hooting" } }), "answer: prompt")
-  check(same(names.parse_answer("{the owl}"), { prompts = { "the owl" } }), "answer: {prompt}")
-  check(names.parse_answer("   ") == nil, "answer: empty")
+  local answers = names.resolve(cfg, { " drum_kit ", "the owl hooting", "{the owl}" }, false) or {}
+  check(same(answers[1], { preset = "drum-kit" }), "answer: a preset name")
+  check(same(answers[2], { prompts = { "the owl hooting" } }), "answer: prompt")
+  check(same(answers[3], { prompts = { "the owl" } }), "answer: {prompt}")
   check(names.with_tag("Vox  [old] {x} take 2", "lead-vocal") == "Vox take 2 [lead-vocal]", "with_tag")
   check(names.with_tag("[old]", "bass") == "[bass]", "with_tag on a tag-only name")
   check(names.without_tag("Vox [lead-vocal]") == "Vox", "without_tag")

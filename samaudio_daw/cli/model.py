@@ -1,6 +1,6 @@
 """``model pull|list|verify|path|remove`` and ``doctor``: getting SAM-Audio and knowing the machine.
 
-Thin commands over separation.sam_audio.store and doctor."""
+Thin commands over separation.sam_audio.store, checkup and the doctor report."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from pathlib import Path
 
 import click
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+from samaudio_daw.cli.options import json_option
+from samaudio_daw.cli.shell import EXIT_SKIPPED, run_command
 
 _REVISION = click.option("--revision", help="Branch, tag or commit on the hub (default: main).")
 
 
 def _run(ctx: click.Context, action: Callable[[], int]) -> None:
-    from samaudio_daw.cli import run_command  # the command line's exit codes and error lines
-
     run_command(ctx, action)
 
 
@@ -90,10 +89,9 @@ def model_verify(ctx: click.Context, source: str, revision: str | None) -> None:
     """Check the files: complete, checksums as the hub gave them, config matching the checkpoint."""
 
     def action() -> int:
-        from samaudio_daw.cli import EXIT_SKIPPED
-        from samaudio_daw.separation.sam_audio import store
+        from samaudio_daw.separation.sam_audio import checkup
 
-        result = store.verify(source, revision)
+        result = checkup.verify(source, revision)
         for problem in result.problems:
             click.echo(f"samaudio-daw: {result.path}: {problem}", err=True)
         if result.problems:

@@ -1,31 +1,33 @@
-"""Click commands ``serve`` and ``midi ports|learn``: parse, check, report; nothing more.
-
-Registered in ``samaudio_daw/cli.py`` with ``main.add_command(serve)`` and
-``main.add_command(midi)``.
-"""
+"""``serve`` (jobs over OSC and MIDI) and ``midi ports|learn``: parse, check, report."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from samaudio_daw.model_flags import backend_options, model_flags
+from samaudio_daw.cli.options import (
+    backend_options,
+    engine_options,
+    executor,
+    model_options,
+    presets_option,
+)
+from samaudio_daw.cli.shell import run_command
+from samaudio_daw.control.lifecycle import DEFAULT_DONE_FILE
 
 if TYPE_CHECKING:
     from samaudio_daw.control.lifecycle import ServeSettings
 
-EXIT_BAD_INPUT = 2
-DEFAULT_DONE_FILE = Path(tempfile.gettempdir()) / "samaudio-daw" / "last-result.json"
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"samaudio-daw: error: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+PORT = click.IntRange(0, 65535)
+ABANDONED = (
+    "stopped at once; the running job was abandoned "
+    "(its temporary .part files are removed by the next run)"
+)
 
 
 def _logger(verbose: bool) -> logging.Logger:
@@ -41,6 +43,18 @@ def _logger(verbose: bool) -> logging.Logger:
 
 
 def _settings(params: dict[str, Any]) -> ServeSettings:
+    """ServeSettings from the options; a ValueError in any part is a bad setting (exit 2)."""
+    from samaudio_daw.control.lifecycle import ServeError
+
+    try:
+        return _checked_settings(params)
+    except ServeError:
+        raise
+    except ValueError as error:
+        raise ServeError(str(error)) from None
+
+
+def _checked_settings(params: dict[str, Any]) -> ServeSettings:
     from samaudio_daw.control import osc_messages
     from samaudio_daw.control.lifecycle import ServeSettings
     from samaudio_daw.control.midi import load_mapping
@@ -68,13 +82,10 @@ def _settings(params: dict[str, Any]) -> ServeSettings:
         midi_mapping=mapping,
         backend=params["backend"],
         backend_options=backend_options(params),
-        preset_dirs=tuple(params["presets"]),
+        preset_dirs=tuple(params["preset_folders"]),
         max_waiting=params["max_queued"],
         allow_model=params["allow_model"],
     )
-
-
-PORT = click.IntRange(0, 65535)
 
 
 @click.command()
@@ -140,51 +151,32 @@ PORT = click.IntRange(0, 65535)
     show_default=True,
     help="Jobs that may wait; more are refused.",
 )
-@click.option(
-    "--presets",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A folder of user presets (also SAMAUDIO_PRESETS).",
-)
+@presets_option
 @click.option(
     "--allow-model",
     is_flag=True,
     help="Let job manifests choose the model (a folder inside a --root, or a hub id, "
     "which may start a download). Off: only the server's --model is used.",
 )
-@model_flags
+@model_options
+@engine_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every refused message too.")
-def serve(**params: Any) -> None:
+@click.pass_context
+def serve(ctx: click.Context, **params: Any) -> None:
     """Run separation jobs sent over OSC (and MIDI), one at a time, until Ctrl-C.
 
     Address space, REAPER set-up and the MIDI mapping format: docs/osc.md.
     """
-    from samaudio_daw.control.lifecycle import ServeError, run_server
-    from samaudio_daw.control.midi import MidiUnavailable
-    from samaudio_daw.errors import user_error_types
 
-    bad_settings: tuple[type[BaseException], ...] = (ServeError, ValueError, *user_error_types())
-    cannot_start: tuple[type[BaseException], ...] = (
-        ServeError,
-        MidiUnavailable,
-        *user_error_types(),
-    )
-    try:
-        settings = _settings(params)
-    except bad_settings as error:
-        _fail(str(error))
-    try:
-        code = run_server(settings, _logger(params["verbose"]))
-    except cannot_start as error:
-        _fail(str(error))
-    except KeyboardInterrupt:  # a second Ctrl-C while the running job was being stopped
-        click.echo(
-            "samaudio-daw: stopped at once; the running job was abandoned "
-            "(its temporary .part files are removed by the next run)",
-            err=True,
-        )
-        sys.exit(130)
-    sys.exit(code)
+    chosen = executor(ctx, params)
+
+    def action() -> int:
+        from samaudio_daw.control.lifecycle import run_server
+
+        settings = dataclasses.replace(_settings(params), executor=chosen)
+        return run_server(settings, _logger(params["verbose"]))
+
+    run_command(ctx, action, interrupted=ABANDONED)
 
 
 @click.group()
@@ -193,18 +185,21 @@ def midi() -> None:
 
 
 @midi.command("ports")
-def midi_ports() -> None:
+@click.pass_context
+def midi_ports(ctx: click.Context) -> None:
     """List the MIDI input ports."""
-    from samaudio_daw.control.midi import MidiUnavailable, input_port_names
 
-    try:
+    def action() -> int:
+        from samaudio_daw.control.midi import input_port_names
+
         names = input_port_names()
-    except MidiUnavailable as error:
-        _fail(str(error))
-    for name in names:
-        click.echo(name)
-    if not names:
-        click.echo("(no MIDI input ports)", err=True)
+        for name in names:
+            click.echo(name)
+        if not names:
+            click.echo("(no MIDI input ports)", err=True)
+        return 0
+
+    run_command(ctx, action)
 
 
 @midi.command("learn")
@@ -222,20 +217,27 @@ def midi_ports() -> None:
     type=click.FloatRange(0.1, 86_400.0),
     help="Stop after this long (default: Ctrl-C).",
 )
+@click.pass_context
 def midi_learn(
-    port_name: str | None, action: str, count: int | None, seconds: float | None
+    ctx: click.Context,
+    port_name: str | None,
+    action: str,
+    count: int | None,
+    seconds: float | None,
 ) -> None:
     """Print each incoming note, CC or program change as a line for `bindings = [...]`."""
-    from samaudio_daw.control.midi import LEARN_HEADER, MidiUnavailable, learn, open_input
 
-    try:
+    def learn_lines() -> int:
+        from samaudio_daw.control.midi import LEARN_HEADER, learn, open_input
+
         port = open_input(port_name)
-    except MidiUnavailable as error:
-        _fail(str(error))
-    click.echo(LEARN_HEADER)
-    with port:
-        try:
-            for line in learn(port, action, count, seconds):
-                click.echo(line)
-        except KeyboardInterrupt:  # Ctrl-C is how learning normally ends
-            click.echo("# stopped", err=True)
+        click.echo(LEARN_HEADER)
+        with port:
+            try:
+                for line in learn(port, action, count, seconds):
+                    click.echo(line)
+            except KeyboardInterrupt:  # Ctrl-C is how learning normally ends
+                click.echo("# stopped", err=True)
+        return 0
+
+    run_command(ctx, learn_lines)

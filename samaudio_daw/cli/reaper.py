@@ -1,21 +1,14 @@
-"""``samaudio-daw reaper ...``: set up the REAPER actions (a thin shell over ``install``)."""
+"""``reaper install``: set up the REAPER actions (a thin shell over ``reaper.install``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from samaudio_daw.reaper.install import (
-    InstallError,
-    default_bridge_command,
-    explicit_bridge_command,
-    install,
-)
-from samaudio_daw.reaper.install import resource_path as find_resource_path
+from samaudio_daw.cli.options import presets_option
+from samaudio_daw.cli.shell import run_command
 
-EXIT_BAD_INPUT = 2
 BACKEND_CHOICES = ("dsp", "sam-audio")
 
 
@@ -42,13 +35,7 @@ def reaper() -> None:
     show_default=True,
     help="Separation backend the REAPER actions use.",
 )
-@click.option(
-    "--presets",
-    "preset_folders",
-    multiple=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="A folder of user presets the actions should also see (repeatable).",
-)
+@presets_option
 @click.option(
     "--config-only",
     is_flag=True,
@@ -60,7 +47,9 @@ def reaper() -> None:
     help="The --done-file `samaudio-daw serve` writes, for the 'Import last OSC result' "
     "action (default: the server's default, <temp>/samaudio-daw/last-result.json).",
 )
+@click.pass_context
 def install_command(
+    ctx: click.Context,
     resource_path: Path | None,
     executable: Path | None,
     backend: str,
@@ -69,7 +58,17 @@ def install_command(
     done_file: Path | None,
 ) -> None:
     """Copy the ReaScripts into REAPER's Scripts folder and write their config."""
-    try:
+
+    def action() -> int:
+        from samaudio_daw.reaper.install import (
+            default_bridge_command,
+            explicit_bridge_command,
+            install,
+        )
+        from samaudio_daw.reaper.install import (
+            resource_path as find_resource_path,
+        )
+
         command = explicit_bridge_command(executable) if executable else default_bridge_command()
         report = install(
             find_resource_path(resource_path),
@@ -79,14 +78,14 @@ def install_command(
             config_only=config_only,
             done_file=done_file,
         )
-    except InstallError as error:
-        click.echo(f"samaudio-daw: error: {error}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    for script in report.scripts:
-        click.echo(f"installed {script}")
-    click.echo(f"wrote {report.config} (runs: {' '.join(report.command)})")
-    if report.scripts:
-        click.echo(
-            "next: in REAPER, Actions > Show action list > New action > Load ReaScript..., "
-            f"and pick the 'samaudio - ...' scripts in {report.scripts_dir}"
-        )
+        for script in report.scripts:
+            click.echo(f"installed {script}")
+        click.echo(f"wrote {report.config} (runs: {' '.join(report.command)})")
+        if report.scripts:
+            click.echo(
+                "next: in REAPER, Actions > Show action list > New action > Load ReaScript..., "
+                f"and pick the 'samaudio - ...' scripts in {report.scripts_dir}"
+            )
+        return 0
+
+    run_command(ctx, action)

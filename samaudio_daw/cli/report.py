@@ -1,10 +1,12 @@
-"""``samaudio-daw report RESULT.json``: write the listening report for a finished run."""
+"""``report RESULT.json``: write the listening report for a finished run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from samaudio_daw.cli.shell import run_command
 
 
 @click.command("report")
@@ -19,16 +21,11 @@ import click
 @click.pass_context
 def report(ctx: click.Context, result: Path, output: Path | None) -> None:
     """Write a listening report for RESULT (a result.json): one self-contained HTML page."""
-    from samaudio_daw.cli import fail, run_command
 
     def action() -> int:
-        from samaudio_daw.report import ReportError, write_report
+        from samaudio_daw.report import write_report
 
-        try:
-            path = write_report(result, output)
-        except ReportError as error:
-            fail(str(error))
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {write_report(result, output)}")
         return 0
 
     run_command(ctx, action)
