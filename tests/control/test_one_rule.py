@@ -28,7 +28,7 @@ REQUESTS = [
     ("vocals", "lead-vocal", [], ["vocal", "instrumental"]),
     ("de-hum", "de-hum", [], ["hum", "clean"]),
     ("Vox [lead-vocal]", "lead-vocal", [], ["vocal", "instrumental"]),
-    ("{remove the hiss}", None, ["remove the hiss"], ["hiss", "rest"]),
+    ("{remove the hiss}", None, ["remove the hiss"], ["hiss", "clean"]),
 ]
 
 RESOLVE_IN_LUA = """
