@@ -1,7 +1,8 @@
 """The package's import layering: no cycles, and no import that runs back up the layers.
 
-Layers, bottom to top (DESIGN.md): the dependency-free root modules; audio; project,
-presets, separation; jobs; control, report, reaper; the demo and doctor; cli. A module may import its own
+Layers, bottom to top (DESIGN.md): the dependency-free root modules; audio; project and
+separation; presets (which read the separation's prompt vocabulary); jobs; control,
+report, reaper; the demo and doctor; cli. A module may import its own
 sub-package and anything in a lower layer. Imports inside functions count too: a
 function-level import hides a cycle from Python, not from a reader.
 """
@@ -18,16 +19,16 @@ LAYERS: dict[str, int] = {
     # the root modules: errors, files, metrics, demo_song import nothing of ours but each other
     "audio": 1,
     "project": 2,
-    "presets": 2,
     "separation": 2,
-    "jobs": 3,
-    "control": 4,
-    "report": 4,
-    "reaper": 4,
-    "cli": 6,
+    "presets": 3,  # reads the separation's prompt vocabulary (removal prompts' stem names)
+    "jobs": 4,
+    "control": 5,
+    "report": 5,
+    "reaper": 5,
+    "cli": 7,
 }
 # Root modules that are applications over the whole stack, below the command line only.
-TOP_LEVEL_APPS = {"demo": 5, "doctor": 5, "__main__": 7}
+TOP_LEVEL_APPS = {"demo": 6, "doctor": 6, "__main__": 8}
 
 
 def _module_name(path: Path) -> str:
