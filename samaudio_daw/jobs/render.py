@@ -21,6 +21,7 @@ import numpy as np
 from samaudio_daw.audio.io import AudioFileError, BitDepth, StemWriter, audio_info, check_finite
 from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target
+from samaudio_daw.jobs.dawproject_report import inspect_dawproject
 from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem
 from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
@@ -31,6 +32,7 @@ from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
 from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
+from samaudio_daw.project.sniff import project_kind
 from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
 from samaudio_daw.project.timeline import (
     RenderError,
@@ -692,10 +694,20 @@ def _item_report(item: Item) -> dict[str, Any]:
     }
 
 
+def _is_dawproject(path: Path) -> bool:
+    try:
+        return project_kind(path) == "dawproject"
+    except OSError:  # the .rpp reader names the file and the reason
+        return False
+
+
 def inspect_project(
     path: Path, library: PresetLibrary, media_dirs: Sequence[Path] = ()
 ) -> dict[str, Any]:
-    """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``)."""
+    """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``);
+    ``path`` is a REAPER project or a DAWproject session."""
+    if _is_dawproject(path):
+        return inspect_dawproject(path, library)
     plan = plan_project(path, library, None, media_dirs=media_dirs)
     project = plan.project
     tracks = []

@@ -14,13 +14,16 @@ starting with a quote character is quoted with ``"``; if it holds a ``"`` with
 from __future__ import annotations
 
 import copy
+import io
 import re
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from samaudio_daw.errors import OutputError, UserError
 from samaudio_daw.files import read_regular_bytes, write_bytes_atomically
+from samaudio_daw.project.sniff import describe_bytes
 
 QUOTES = "\"'`"
 _LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|)")
@@ -514,7 +517,25 @@ def load(path: Path | str) -> RppNode:
         raise ProjectReadError(
             f"{path}: cannot read the project file ({error.strerror or error})"
         ) from None
+    what = describe_bytes(data[:64])
+    if what not in ("a REAPER project", "text"):
+        raise ProjectReadError(f"{path}: not a REAPER project: {_looks_like(data, what)}")
     return loads(data.decode("utf-8", errors="surrogateescape"), source=str(path))
+
+
+def _looks_like(data: bytes, what: str) -> str:
+    """``looks like a WAV audio file``; a DAWproject archive is named as such."""
+    if what == "a ZIP archive":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if "project.xml" in archive.namelist():
+                    return (
+                        "a DAWproject session (inspect reads it; render takes .rpp projects "
+                        "and audio files only so far)"
+                    )
+        except (zipfile.BadZipFile, ValueError):
+            return "looks like a damaged ZIP archive"
+    return f"looks like {what}"
 
 
 def dump(node: RppNode, path: Path | str) -> None:

@@ -1,0 +1,343 @@
+"""Reading DAWproject sessions (Bitwig Studio, Studio One, Cubase, ...): a sibling of
+the ``.rpp`` reader.
+
+A ``.dawproject`` file is a ZIP archive with ``project.xml`` (schema: Project.xsd)
+and ``metadata.xml``. This module reads the parts a render needs into a typed view:
+tracks (folder tracks nest), and per track its audio clips with time, duration,
+play start, fades and mute in seconds. Clip times in beats become seconds through
+the transport's tempo. Audio is either embedded in the archive (``external`` false)
+or referenced outside it (resolved against the project's folder). Clips inside clips
+are flattened onto the timeline, cut to the outer clip's window. Note and warped
+clips cannot be rendered here; they are listed with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree
+
+from samaudio_daw.errors import UserError
+from samaudio_daw.project.sniff import describe_file
+
+DEFAULT_TEMPO_BPM = 120.0
+MAX_XML_BYTES = 64 * 1024 * 1024  # project.xml larger than this is refused, not parsed
+MAX_NESTING = 32  # clips inside clips / lanes inside lanes deeper than this are refused
+
+
+class DawProjectError(UserError, ValueError):
+    """A ``.dawproject`` file that cannot be read (not a ZIP, no project.xml, bad XML)."""
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """The audio a clip plays: ``file`` as written; ``path`` on disk when referenced
+    outside the archive and found, ``member`` when embedded in it."""
+
+    file: str
+    external: bool
+    channels: int
+    sample_rate: int
+    duration_s: float
+    path: Path | None = None
+    member: str | None = None
+    missing_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio clip on the timeline, in seconds (nested clips already flattened)."""
+
+    index: int
+    name: str
+    time_s: float
+    duration_s: float
+    play_start_s: float = 0.0
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
+    mute: bool = False
+    kind: str = "Audio"  # what the clip holds: Audio, Notes, Warps, ... ("" when empty)
+    audio: AudioFile | None = None
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    """A track of the session; ``folder_depth`` counts the folder tracks above it."""
+
+    index: int
+    id: str
+    name: str
+    content_types: tuple[str, ...]
+    folder_depth: int = 0
+    is_folder: bool = False
+    mute: bool = False
+    volume: float = 1.0
+    clips: tuple[Clip, ...] = ()
+
+
+@dataclass(frozen=True)
+class DawProject:
+    path: Path
+    tempo_bpm: float
+    time_signature: tuple[int, int]
+    tracks: tuple[Track, ...]
+    application: str = ""
+
+
+def read_dawproject(path: Path | str) -> DawProject:
+    """Read ``path`` (a ``.dawproject`` archive); nothing is extracted or written."""
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        detail = describe_file(path) if path.is_file() else str(error)
+        raise DawProjectError(f"{path}: not a DAWproject archive: {detail}") from None
+    with archive:
+        root = _project_xml(archive, path)
+        members = set(archive.namelist())
+    return _read_root(root, path, members)
+
+
+def _project_xml(archive: zipfile.ZipFile, path: Path) -> ElementTree.Element:
+    try:
+        info = archive.getinfo("project.xml")
+    except KeyError:
+        raise DawProjectError(f"{path}: a ZIP archive without project.xml") from None
+    if info.file_size > MAX_XML_BYTES:
+        raise DawProjectError(f"{path}: project.xml is larger than {MAX_XML_BYTES} bytes")
+    with archive.open(info) as member:
+        data = member.read(MAX_XML_BYTES + 1)
+    if len(data) > MAX_XML_BYTES:
+        raise DawProjectError(f"{path}: project.xml is larger than {MAX_XML_BYTES} bytes")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # no entity expansion, ever
+        raise DawProjectError(f"{path}: project.xml declares a DOCTYPE or entities (refused)")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise DawProjectError(f"{path}: project.xml is not valid XML ({error})") from None
+    if root.tag != "Project":
+        raise DawProjectError(f"{path}: project.xml holds <{root.tag}>, expected <Project>")
+    return root
+
+
+def _number(element: ElementTree.Element, name: str, default: float, where: str) -> float:
+    text = element.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise DawProjectError(f"{where}: {name}={text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DawProjectError(f"{where}: {name}={text!r} is not a finite number")
+    return value
+
+
+def _bool(element: ElementTree.Element | None, name: str, default: bool) -> bool:
+    if element is None or element.get(name) is None:
+        return default
+    return element.get(name) == "true"
+
+
+@dataclass(frozen=True)
+class _Context:
+    path: Path
+    members: frozenset[str]
+    seconds_per_beat: float
+
+    def seconds(self, value: float, unit: str) -> float:
+        return value * self.seconds_per_beat if unit == "beats" else value
+
+
+def _read_root(root: ElementTree.Element, path: Path, members: set[str]) -> DawProject:
+    where = f"{path}: project.xml"
+    tempo = root.find("Transport/Tempo")
+    tempo_bpm = _number(tempo, "value", DEFAULT_TEMPO_BPM, where) if tempo is not None else 120.0
+    if tempo_bpm <= 0:
+        raise DawProjectError(f"{where}: tempo {tempo_bpm:g} BPM is not positive")
+    signature = root.find("Transport/TimeSignature")
+    time_signature = (4, 4)
+    if signature is not None:
+        time_signature = (
+            int(_number(signature, "numerator", 4, where)),
+            int(_number(signature, "denominator", 4, where)),
+        )
+    ctx = _Context(path, frozenset(members), 60.0 / tempo_bpm)
+    clips = _arrangement_clips(root, ctx)
+    tracks: list[Track] = []
+    structure = root.find("Structure")
+    for element, depth in _walk_tracks(structure, 0) if structure is not None else ():
+        tracks.append(_track(element, len(tracks), depth, clips.get(element.get("id", ""), [])))
+    application = root.find("Application")
+    return DawProject(
+        path,
+        tempo_bpm,
+        time_signature,
+        tuple(tracks),
+        application.get("name", "") if application is not None else "",
+    )
+
+
+def _walk_tracks(
+    parent: ElementTree.Element, depth: int
+) -> Iterator[tuple[ElementTree.Element, int]]:
+    if depth > MAX_NESTING:
+        raise DawProjectError("folder tracks nested too deep")
+    for element in parent.findall("Track"):
+        yield element, depth
+        yield from _walk_tracks(element, depth + 1)
+
+
+def _track(element: ElementTree.Element, index: int, depth: int, clips: list[Clip]) -> Track:
+    channel = element.find("Channel")
+    mute = _bool(channel.find("Mute") if channel is not None else None, "value", False)
+    volume_element = channel.find("Volume") if channel is not None else None
+    volume = 1.0
+    if volume_element is not None and volume_element.get("unit", "linear") == "linear":
+        volume = _number(volume_element, "value", 1.0, f"track {element.get('name', '')!r}")
+    return Track(
+        index=index,
+        id=element.get("id", ""),
+        name=element.get("name", ""),
+        content_types=tuple((element.get("contentType") or "").split()),
+        folder_depth=depth,
+        is_folder=element.find("Track") is not None,
+        mute=mute,
+        volume=volume,
+        clips=tuple(replace(clip, index=number) for number, clip in enumerate(clips)),
+    )
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where a clip's content lands: timeline seconds = offset_s + content seconds,
+    kept only within start_s .. end_s."""
+
+    offset_s: float = 0.0
+    start_s: float = -math.inf
+    end_s: float = math.inf
+    mute: bool = False
+
+
+def _arrangement_clips(root: ElementTree.Element, ctx: _Context) -> dict[str, list[Clip]]:
+    by_track: dict[str, list[Clip]] = {}
+    lanes = root.find("Arrangement/Lanes")
+    if lanes is not None:
+        _lanes(lanes, "", "seconds", _Window(), ctx, by_track, 0)
+    for clips in by_track.values():
+        clips.sort(key=lambda clip: clip.time_s)
+    return by_track
+
+
+def _lanes(
+    element: ElementTree.Element,
+    track: str,
+    unit: str,
+    window: _Window,
+    ctx: _Context,
+    out: dict[str, list[Clip]],
+    depth: int,
+) -> None:
+    """Walk a timeline (Lanes or Clips) and collect its clips under their track id."""
+    if depth > MAX_NESTING:
+        raise DawProjectError(f"{ctx.path}: lanes or clips nested more than {MAX_NESTING} deep")
+    track = element.get("track", track)
+    unit = element.get("timeUnit", unit)
+    if element.tag == "Lanes":
+        for child in element:
+            if child.tag in ("Lanes", "Clips"):
+                _lanes(child, track, unit, window, ctx, out, depth + 1)
+        return
+    for clip in element.findall("Clip"):
+        _clip(clip, track, unit, window, ctx, out, depth + 1)
+
+
+def _clip(
+    element: ElementTree.Element,
+    track: str,
+    unit: str,
+    window: _Window,
+    ctx: _Context,
+    out: dict[str, list[Clip]],
+    depth: int,
+) -> None:
+    name = element.get("name", "")
+    where = f"{ctx.path}: clip {name!r}" if name else f"{ctx.path}: a clip"
+    content_unit = element.get("contentTimeUnit", unit)
+    fade_unit = element.get("fadeTimeUnit", unit)
+    time_s = ctx.seconds(_number(element, "time", 0.0, where), unit)
+    play_start_s = ctx.seconds(_number(element, "playStart", 0.0, where), content_unit)
+    duration = element.get("duration")
+    duration_s = ctx.seconds(_number(element, "duration", 0.0, where), unit) if duration else None
+    # Where this clip sits on the timeline, seen from the outside.
+    begin_s = window.offset_s + time_s
+    end_s = begin_s + duration_s if duration_s is not None else math.inf
+    start, stop = max(begin_s, window.start_s), min(end_s, window.end_s)
+    mute = window.mute or not _bool(element, "enable", True)
+    content = next(iter(element), None)
+    if content is not None and content.tag in ("Clips", "Lanes"):
+        inner = _Window(begin_s - play_start_s, start, stop, mute)
+        _lanes(content, track, content_unit, inner, ctx, out, depth + 1)
+        return
+    if stop <= start and duration_s is not None:
+        return  # wholly outside the outer clip's window
+    audio, reason = None, None
+    if content is None:
+        reason = "empty clip (no audio)"
+    elif content.tag == "Audio":
+        audio = _audio(content, ctx, where)
+        reason = f"missing media: {audio.missing_reason}" if audio.missing_reason else None
+    elif content.tag == "Warps":
+        reason = "warped audio clip (time-stretched; not rendered here)"
+    elif content.tag == "Notes":
+        reason = "note clip (MIDI; nothing to separate)"
+    else:
+        reason = f"{content.tag} clip (no audio to separate)"
+    if duration_s is None:
+        duration_s = audio.duration_s if audio else 0.0
+        stop = min(begin_s + duration_s, window.end_s)
+    cut_s = start - begin_s  # the part of the clip cut off by an outer clip
+    out.setdefault(track, []).append(
+        Clip(
+            index=0,
+            name=name,
+            time_s=start,
+            duration_s=max(stop - start, 0.0),
+            play_start_s=play_start_s + cut_s,
+            fade_in_s=ctx.seconds(_number(element, "fadeInTime", 0.0, where), fade_unit),
+            fade_out_s=ctx.seconds(_number(element, "fadeOutTime", 0.0, where), fade_unit),
+            mute=mute,
+            kind=content.tag if content is not None else "",
+            audio=audio,
+            skip_reason=reason,
+        )
+    )
+
+
+def _audio(element: ElementTree.Element, ctx: _Context, where: str) -> AudioFile:
+    file_element = element.find("File")
+    file = file_element.get("path", "") if file_element is not None else ""
+    external = _bool(file_element, "external", False)
+    audio = AudioFile(
+        file=file,
+        external=external,
+        channels=int(_number(element, "channels", 0, where)),
+        sample_rate=int(_number(element, "sampleRate", 0, where)),
+        duration_s=_number(element, "duration", 0.0, where),
+    )
+    if not file:
+        return replace(audio, missing_reason="audio without a file path")
+    if not external:
+        member = PurePosixPath(file).as_posix()
+        if member in ctx.members:
+            return replace(audio, member=member)
+        return replace(audio, missing_reason=f"{file!r} is not in the archive")
+    written = Path(file)
+    candidate = written if written.is_absolute() else ctx.path.parent / written
+    if candidate.is_file():
+        return replace(audio, path=candidate)
+    return replace(audio, missing_reason=f"{file!r} (referenced) not found at {candidate}")
