@@ -64,6 +64,8 @@ def describe_bytes(head: bytes) -> str:
 def project_kind(path: Path) -> ProjectKind:
     """``rpp`` for text that may be a REAPER project, ``dawproject`` for a ZIP holding a
     ``project.xml``; ``other`` for anything else (see :func:`describe_file`)."""
+    if not path.is_file():  # a FIFO would block; the readers name folders and the missing
+        return "other"
     head = read_head(path)
     if head.startswith(b"PK\x03\x04"):
         try:
