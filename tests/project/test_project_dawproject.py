@@ -8,6 +8,7 @@ Not covered: files saved by Bitwig, Studio One or Cubase themselves (none are op
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import soundfile as sf
 from samaudio_daw.project.dawproject import DawProjectError, read_dawproject
 
 REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO.parent / "shared" / "fixtures" / "dawproject" / "Project.xsd"
 
 
 def _wav_bytes(seconds: float = 1.0, sample_rate: int = 48000) -> bytes:
@@ -31,10 +33,13 @@ def _wav_bytes(seconds: float = 1.0, sample_rate: int = 48000) -> bytes:
     return buffer.getvalue()
 
 
+_IDS = itertools.count()
+
+
 def _audio(file: str, external: bool = False, duration: float = 4.0) -> str:
     flag = "true" if external else "false"
     return (
-        f'<Audio id="a{abs(hash(file)) % 10**6}" channels="2" sampleRate="48000" '
+        f'<Audio id="audio{next(_IDS)}" channels="2" sampleRate="48000" '
         f'duration="{duration}"><File path="{file}" external="{flag}"/></Audio>'
     )
 
@@ -84,7 +89,7 @@ SESSION = """<?xml version="1.0" encoding="UTF-8"?>
           <Clip time="6" duration="3" name="gone">GONE</Clip>
           <Clip time="9" duration="2" name="stretched">
             <Warps id="w" contentTimeUnit="seconds" timeUnit="beats">
-              <Warp time="0" contentTime="0"/>REFERENCED
+              REFERENCED<Warp time="0" contentTime="0"/>
             </Warps>
           </Clip>
         </Clips>
@@ -95,15 +100,26 @@ SESSION = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def _session_xml() -> str:
+    parts = SESSION.split("EMBEDDED")
+    xml = parts[0] + "".join(_audio("audio/vocal.wav") + part for part in parts[1:])
+    parts = xml.split("REFERENCED")
+    xml = parts[0] + "".join(_audio("audio/bass.wav", True) + part for part in parts[1:])
+    return xml.replace("GONE", _audio("audio/gone.wav", external=True))
+
+
+def test_the_session_written_here_is_valid_dawproject() -> None:
+    xmlschema = pytest.importorskip("xmlschema")  # the test extra installs it
+    schema = xmlschema.XMLSchema(SCHEMA)
+    errors = [f"{e.reason} at {e.path}" for e in schema.iter_errors(_session_xml())]
+    assert errors == []
+
+
 def write_session(folder: Path, name: str = "song.dawproject") -> Path:
     """A session with every clip feature the reader handles; embedded audio and a WAV beside."""
     (folder / "audio").mkdir(parents=True, exist_ok=True)
     (folder / "audio" / "bass.wav").write_bytes(_wav_bytes())
-    xml = (
-        SESSION.replace("EMBEDDED", _audio("audio/vocal.wav"))
-        .replace("REFERENCED", _audio("audio/bass.wav", external=True))
-        .replace("GONE", _audio("audio/gone.wav", external=True))
-    )
+    xml = _session_xml()
     path = folder / name
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("project.xml", xml)
