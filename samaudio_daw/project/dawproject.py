@@ -140,7 +140,7 @@ def _number(element: ElementTree.Element, name: str, default: float, where: str)
 def _bool(element: ElementTree.Element | None, name: str, default: bool) -> bool:
     if element is None or element.get(name) is None:
         return default
-    return element.get(name) == "true"
+    return element.get(name, "").strip() in ("true", "1")  # xs:boolean
 
 
 @dataclass(frozen=True)

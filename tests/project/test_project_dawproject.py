@@ -61,7 +61,7 @@ SESSION = """<?xml version="1.0" encoding="UTF-8"?>
       <Track id="t2" name="Synth" contentType="notes"/>
     </Track>
     <Track id="t3" name="Bass DI" contentType="audio">
-      <Channel id="c3" role="regular"><Mute id="m3" value="true"/></Channel>
+      <Channel id="c3" role="regular"><Mute id="m3" value="1"/></Channel>
     </Track>
   </Structure>
   <Arrangement id="arr">
