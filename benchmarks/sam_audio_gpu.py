@@ -137,7 +137,7 @@ def synchronize(device: torch.device) -> None:
 def random_conditioning(model: SamAudio, pairs: int, chunk_s: float) -> Conditioning:
     """Conditioning of ``pairs`` unpadded clips of ``chunk_s`` with 12 text tokens each."""
     config, device, dtype = model.config, model.device, model.compute_dtype
-    frames = frames_for_seconds(chunk_s, config.codec.sample_rate_hz, config.codec.hop_samples)
+    frames = frames_for_seconds(chunk_s, config.codec.sample_rate, config.codec.hop_samples)
     dim, channels = config.transformer.dim, 2 * config.latent_channels
 
     def noise(*shape: int) -> torch.Tensor:
