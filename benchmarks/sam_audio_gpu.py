@@ -40,6 +40,7 @@ from samaudio_daw.separation.sam_audio.compiled import COMPILE_MODES, compile_mo
 from samaudio_daw.separation.sam_audio.config import ModelSize, SamAudioConfig, config_for_size
 from samaudio_daw.separation.sam_audio.device import DTYPES, dtype_name, is_out_of_memory
 from samaudio_daw.separation.sam_audio.machine import estimate_s, measure_model
+from samaudio_daw.separation.sam_audio.machine import random_model as machine_random_model
 from samaudio_daw.separation.sam_audio.model import Conditioning, SamAudio
 from samaudio_daw.separation.sam_audio.pipeline import TrackSettings, separate_track
 from samaudio_daw.separation.sam_audio.text import TextEncoder
@@ -102,23 +103,11 @@ def random_text_encoder(config: SamAudioConfig, device: torch.device) -> TextEnc
 
 
 def random_model(size: ModelSize, device: torch.device, dtype: torch.dtype) -> SamAudio:
-    """SamAudio of ``size`` with random weights (scaled by fan-in so activations stay finite);
-    the codec in float32, the rest in ``dtype``, as the loader does."""
+    """The doctor's random-weight model of ``size`` plus a random text encoder."""
     config = config_for_size(size)
-    with torch.device("meta"):
-        model = SamAudio(config)
-    model = model.to_empty(device=device)
-    generator = torch.Generator(device=device).manual_seed(0)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            fan_in = param[0].numel() if param.dim() > 1 else 1
-            param.normal_(0.0, fan_in**-0.5 if param.dim() > 1 else 0.02, generator=generator)
-            if name.endswith("alpha") or (name.endswith("weight") and param.dim() == 1):
-                param.add_(1.0)  # norm weights and Snake alphas near one, as trained ones are
-    model.to(dtype)
-    model.audio_codec.float()
+    model = machine_random_model(config, device, dtype)
     model.text_encoder = random_text_encoder(config, device)
-    return model.requires_grad_(False).eval()
+    return model
 
 
 def test_track(seconds: float) -> torch.Tensor:

@@ -71,7 +71,6 @@ def inspect_dawproject(path: Path, library: PresetLibrary) -> dict[str, Any]:
     reasons: dict[str, str] = {}
     for track in project.tracks:
         choice = match_track(track.name, library)
-        preset = choice.preset
         for clip in track.clips:
             audio = clip.audio
             if audio and audio.missing_reason and audio.file:
@@ -86,11 +85,7 @@ def inspect_dawproject(path: Path, library: PresetLibrary) -> dict[str, Any]:
                 "folder_depth": track.folder_depth,
                 "folder": track.is_folder,
                 "mute": track.mute,
-                "choice": choice.kind,
-                "preset": preset.name if preset else None,
-                "prompts": [stem.prompt for stem in preset.stems] if preset else [],
-                "candidates": list(choice.candidates),
-                "reason": choice.reason,
+                **choice.report(),
                 "items": [_clip_report(clip) for clip in track.clips],
             }
         )

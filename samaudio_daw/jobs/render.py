@@ -712,18 +712,13 @@ def inspect_project(
     project = plan.project
     tracks = []
     for track, choice in zip(project.tracks, plan.choices, strict=True):
-        preset = choice.preset
         tracks.append(
             {
                 "index": track.index + 1,
                 "name": track.name,
                 "guid": track.guid,
                 "folder_depth": track.folder_depth,
-                "choice": choice.kind,
-                "preset": preset.name if preset else None,
-                "prompts": [stem.prompt for stem in preset.stems] if preset else [],
-                "candidates": list(choice.candidates),
-                "reason": choice.reason,
+                **choice.report(),
                 "items": [_item_report(item) for item in track.items],
             }
         )

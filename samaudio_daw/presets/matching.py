@@ -22,7 +22,7 @@ import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from samaudio_daw.presets.library import PresetLibrary
 from samaudio_daw.presets.parsing import did_you_mean
@@ -64,6 +64,17 @@ class TrackChoice:
     preset: Preset | None
     candidates: tuple[str, ...]
     reason: str
+
+    def report(self) -> dict[str, Any]:
+        """How the track's name chose its preset, as inspect shows it (every session format)."""
+        preset = self.preset
+        return {
+            "choice": self.kind,
+            "preset": preset.name if preset else None,
+            "prompts": [stem.prompt for stem in preset.stems] if preset else [],
+            "candidates": list(self.candidates),
+            "reason": self.reason,
+        }
 
     def __post_init__(self) -> None:
         if not isinstance(self.track_name, str):
