@@ -339,6 +339,14 @@ def tones_kept(case: Case, estimate: np.ndarray) -> float:
 
 def jobs() -> list[Job]:
     margins = (1.0, 2.0, 3.0)
+    # Both bass rows face the same peers: a plain low-pass, and HPSS's harmonic part low-passed.
+    bass_peers = {
+        "butterworth low-pass 250 Hz": butter_lowpass(250.0),
+        **{
+            f"HPSS harmonic m{m:g} + low-pass 250": hpss_harmonic(m, lowpass_hz=250.0)
+            for m in margins
+        },
+    }
     return [
         Job(
             "mains hum out of dialogue",
@@ -404,13 +412,7 @@ def jobs() -> list[Job]:
             "bass out of drums + bass",
             case_bass_drums,
             dsp_target("the bass"),
-            {
-                "butterworth low-pass 250 Hz": butter_lowpass(250.0),
-                **{
-                    f"HPSS harmonic m{m:g} + low-pass 250": hpss_harmonic(m, lowpass_hz=250.0)
-                    for m in margins
-                },
-            },
+            bass_peers,
             interferer_leak,
             "kick leak, dB under bass",
         ),
@@ -418,13 +420,7 @@ def jobs() -> list[Job]:
             "bass out of a full band",
             case_bass_band,
             dsp_target("the bass"),
-            {
-                "butterworth low-pass 250 Hz": butter_lowpass(250.0),
-                **{
-                    f"HPSS harmonic m{m:g} + low-pass 250": hpss_harmonic(m, lowpass_hz=250.0)
-                    for m in margins
-                },
-            },
+            bass_peers,
             interferer_leak,
             "kick leak, dB under bass",
         ),
