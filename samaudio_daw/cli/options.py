@@ -135,10 +135,20 @@ model_options = _stack(
             help="sam-audio: clips where the prompt scores below this are silent (0 = off; "
             "try 0.3).",
         ),
+        click.option(
+            "--compile",
+            "compile_mode",
+            # compiled.COMPILE_MODES; spelled out so the command line does not import torch.
+            type=click.Choice(["auto", "on", "off"]),
+            default="auto",
+            show_default=True,
+            help="sam-audio: torch.compile the model (auto: on CUDA only); the first batch "
+            "then takes a minute or two longer.",
+        ),
     ]
 )
 """--backend, --model, --device, --dtype, --steps, --seed, --chunk, --output,
---candidates, --rank-by and --presence-threshold."""
+--candidates, --rank-by, --presence-threshold and --compile."""
 
 output_options = _stack(
     [
@@ -216,7 +226,8 @@ def backend_options(params: dict[str, Any]) -> BackendOptions:
 
 
 def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """--candidates, --rank-by and --presence-threshold as sam-audio options, when not default."""
+    """--candidates, --rank-by, --presence-threshold and --compile as sam-audio options,
+    when not default."""
     extra: list[tuple[str, str]] = []
     if (params.get("candidates") or 1) > 1:
         extra += [
@@ -225,6 +236,8 @@ def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         ]
     if params.get("presence_threshold"):
         extra.append(("presence_threshold", str(params["presence_threshold"])))
+    if params.get("compile_mode") not in (None, "auto"):
+        extra.append(("compile", params["compile_mode"]))
     return tuple(extra)
 
 

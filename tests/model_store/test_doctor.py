@@ -41,7 +41,9 @@ def test_auto_batch_fits_free_memory_and_stays_in_range() -> None:
     config = config_for_size("large")
     small_gpu = machine.auto_batch(config, 24 * GIB, torch.bfloat16, 10.0, loaded=True)
     big_gpu = machine.auto_batch(config, 80 * GIB, torch.bfloat16, 10.0, loaded=True)
-    assert 1 <= small_gpu < big_gpu <= 16
+    assert 1 <= small_gpu < big_gpu <= machine.MAX_AUTO_BATCH == 32
+    small = config_for_size("small")
+    assert machine.auto_batch(small, 139 * GIB, torch.bfloat16, 10.0, loaded=True) == 32
     assert machine.auto_batch(config, 1 * GIB, torch.bfloat16, 10.0, loaded=False) == 1
     per_item = machine.item_bytes(config, 10.0, torch.bfloat16)
     assert small_gpu * per_item <= 24 * GIB

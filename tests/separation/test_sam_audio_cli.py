@@ -59,7 +59,7 @@ def test_presence_threshold_and_candidates_from_the_command_line(tmp_path: Path)
         sys.executable, "-m", "samaudio_daw", "separate", str(source),
         "--backend", "sam-audio", "--model", "../shared/sam_audio_reference",
         "--prompt", "owl", "--steps", "2", "--chunk", "1", "--candidates", "2",
-        "--presence-threshold", "1", "-o", str(out),
+        "--presence-threshold", "1", "--compile", "off", "-o", str(out),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -71,3 +71,24 @@ def test_presence_threshold_and_candidates_from_the_command_line(tmp_path: Path)
     [target] = [s for s in result["stems"] if s["kind"] == "target"]
     data, _ = sf.read(out / target["file"], dtype="float32")
     assert np.abs(data).max() == 0.0
+
+
+def test_compile_flag_reaches_the_backend_and_bad_values_are_refused(tmp_path: Path) -> None:
+    """--compile on|off becomes the backend option compile=...; auto (the default) adds
+    nothing, so the settings of runs without the flag are unchanged. Compiling itself is
+    not run here (minutes on a CPU): tests/separation/test_sam_audio_compiled.py traces it."""
+    from samaudio_daw.cli.options import backend_options
+    from samaudio_daw.separation.sam_audio.backend import SamAudioSeparator
+
+    for mode in ("on", "off"):
+        options = backend_options({"model": "some/model", "compile_mode": mode})
+        assert ("compile", mode) in options.extra
+        assert SamAudioSeparator(options).compile_mode == mode
+    assert backend_options({"model": "some/model", "compile_mode": "auto"}).extra == ()
+    command = [
+        sys.executable, "-m", "samaudio_daw", "separate", str(tmp_path / "none.wav"),
+        "--backend", "sam-audio", "--prompt", "x", "--compile", "sometimes", "-o", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--compile" in done.stderr and "'sometimes'" in done.stderr

@@ -32,6 +32,8 @@ DECODER_BYTES_PER_SAMPLE = 8 * 96 * 4
 """Peak codec-decoder activation per output sample and batch item: about eight live float32
 tensors of the last block's width (decoder_dim/16 = 96 channels at 48 kHz). On the CPU the
 peak grew by about 2650 bytes per sample decoding 2 s with the released codec's sizes."""
+MAX_AUTO_BATCH = 32
+"""More pairs per batch gain nothing measurable once a GPU's matmuls are full."""
 GPU_RESERVE_FRACTION = 0.15
 """Kept free for the allocator's fragmentation, the T5 encoder and other programs."""
 
@@ -145,11 +147,12 @@ class Plan:
 def auto_batch(
     config: SamAudioConfig, free_bytes: int, dtype: torch.dtype, chunk_s: float, loaded: bool
 ) -> int:
-    """Pairs per batch that fit ``free_bytes`` (the weights counted unless ``loaded``), 1..16."""
+    """Pairs per batch that fit ``free_bytes`` (the weights counted unless ``loaded``),
+    1..MAX_AUTO_BATCH: the doctor's plan and the backend's default on CUDA and MPS."""
     usable = free_bytes * (1 - GPU_RESERVE_FRACTION)
     if not loaded:
         usable -= weights_bytes(config, dtype)
-    return int(max(1, min(16, usable // item_bytes(config, chunk_s, dtype))))
+    return int(max(1, min(MAX_AUTO_BATCH, usable // item_bytes(config, chunk_s, dtype))))
 
 
 def recommend(machine: Machine) -> Plan:
