@@ -5,7 +5,8 @@ It serves the tiny reference checkpoint in the hub's layout: ``facebook/sam-audi
 its T5 encoder as a repository of its own (``tiny_t5``, as the released configs name
 ``t5-base``). The real huggingface_hub client talks to it through its endpoint setting.
 It can answer as a gated repository (401 without a token, 403 while a request is pending
-or after it was rejected), drop a connection partway through a file, and call a hook
+or after it was rejected), drop a connection partway through a file (once, or at the
+same offset every time), and call a hook
 before sending a file (the disk-full test fills the disk there).
 
 Not covered: the hub's CDN redirects and Xet storage (the client falls back to plain
@@ -53,6 +54,9 @@ class LocalHub:
     """token → "granted", "pending" or "rejected" (for gated repositories)."""
     drop_after: dict[str, int] = field(default_factory=dict)
     """file path → bytes sent before the connection is cut, once."""
+    cut_at: dict[str, int] = field(default_factory=dict)
+    """file path → offset in the file where every connection is cut (a network that keeps
+    failing for the whole run)."""
     before_get: Callable[[str], None] | None = None
     log: list[tuple[str, str, str]] = field(default_factory=list)
     """(method, path, Range header) of every request."""
@@ -183,6 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         part = data[start:]
         cut = self.hub.drop_after.pop(name, None)
+        if name in self.hub.cut_at:
+            cut = max(0, self.hub.cut_at[name] - start)
         if cut is None:
             return self._reply(status, headers, part)
         # Promise the whole file, send part of it, then cut the connection.

@@ -106,6 +106,40 @@ def test_a_dropped_connection_resumes_where_it_stopped(local_hub, hub_env, monke
     assert 0 < int(ranges[-1].removeprefix("bytes=").rstrip("-")) <= 1_000_000
 
 
+def test_a_pull_that_failed_resumes_in_the_next_run(local_hub, hub_env) -> None:
+    data = local_hub.repos[MODEL_ID].files["checkpoint.pt"]
+    local_hub.cut_at["checkpoint.pt"] = 1_000_000  # every connection of run 1 stops there
+    message = _pull_error()
+    assert message.startswith("offline:")
+    kept = list(Path(hub_env["HF_HUB_CACHE"]).rglob("*.part"))
+    assert [p.stat().st_size for p in kept] == [1_000_000]
+    assert store.installed() == []
+    del local_hub.cut_at["checkpoint.pt"]
+    before = len(local_hub.gets("checkpoint.pt"))
+    path = store.pull(MODEL_ID, progress=False)
+    assert local_hub.gets("checkpoint.pt")[before:] == ["bytes=1000000-"]
+    assert (
+        hashlib.sha256((path / "checkpoint.pt").read_bytes()).digest()
+        == hashlib.sha256(data).digest()
+    )
+    assert list(Path(hub_env["HF_HUB_CACHE"]).rglob("*.part")) == []
+
+
+def test_a_partial_file_that_does_not_match_the_hub_is_removed(local_hub, hub_env) -> None:
+    local_hub.cut_at["checkpoint.pt"] = 1_000_000
+    _pull_error()
+    # The file changed on the hub under the same name is a new ETag; a corrupt partial
+    # (here: other bytes of the right length) fails the SHA-256 check and is not kept.
+    (part,) = Path(hub_env["HF_HUB_CACHE"]).rglob("*.part")
+    part.write_bytes(b"\0" * 1_000_000)
+    del local_hub.cut_at["checkpoint.pt"]
+    message = _pull_error()
+    assert "does not match the hub's metadata" in message and "pull again" in message
+    assert not part.exists()
+    path = store.pull(MODEL_ID, progress=False)
+    assert (path / "checkpoint.pt").read_bytes() == local_hub.repos[MODEL_ID].files["checkpoint.pt"]
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB tmpfs: room for the tiny model's metadata, not always for its checkpoint."""

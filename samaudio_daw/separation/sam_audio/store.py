@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from samaudio_daw.separation.sam_audio.download import fetch_blob
 from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
 
 CONFIG_FILE = "config.json"
@@ -159,8 +160,8 @@ def pull(
 ) -> Path:
     """Download the files the backend needs into the hub cache; the snapshot folder.
 
-    Interrupted downloads resume where they stopped (the hub client keeps ``.incomplete``
-    files). ``on_file(name, size_bytes)`` is called before each file is fetched.
+    Interrupted downloads resume where they stopped, in this run and in the next one
+    (download.py keeps the partial weights). ``on_file(name, size_bytes)`` is called before each file is fetched.
     """
     model = source if isinstance(source, HubModel) else parse_source(source, revision)
     if isinstance(model, Path):
@@ -278,6 +279,10 @@ def _fetch(
         bar = tqdm.tqdm
 
     def download() -> str:
+        # The weights first go through our resumable download (download.py); the hub
+        # client then finds the blob and only links it into the snapshot.
+        url = hub.hf_hub_url(model.repo_id, name, revision=model.revision, endpoint=endpoint)
+        fetch_blob(hub, url, token, _repo_folder(model.repo_id) / "blobs", bar, name)
         return str(
             hub.hf_hub_download(
                 model.repo_id,
