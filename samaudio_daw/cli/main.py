@@ -9,6 +9,7 @@ import click
 from samaudio_daw import __version__
 from samaudio_daw.cli.model import doctor, model
 from samaudio_daw.cli.presets import backends, presets, prompts, resolve
+from samaudio_daw.cli.queue import queue
 from samaudio_daw.cli.reaper import reaper
 from samaudio_daw.cli.render import inspect, render
 from samaudio_daw.cli.report import report
@@ -27,5 +28,5 @@ def main(debug: bool) -> None:
 
 for command in (separate, run_manifest, backends, prompts, presets, resolve, inspect, render):
     main.add_command(command)
-for command in (reaper, serve, midi, report, model, doctor):
+for command in (reaper, serve, midi, report, model, doctor, queue):
     main.add_command(command)

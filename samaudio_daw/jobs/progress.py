@@ -65,6 +65,7 @@ class StatusFile:
         self.path = Path(path)
         self._interval_s = interval_s
         self._last = 0.0
+        self._started = time.monotonic()
 
     def _write(self, state: JobState, fraction: float, message: str, **extra: object) -> None:
         document: dict[str, object] = {
@@ -80,10 +81,14 @@ class StatusFile:
         now = time.monotonic()
         if now - self._last >= self._interval_s:
             self._last = now
-            self._write("running", fraction, message)
+            elapsed = now - self._started
+            # Time left at the pace so far: what the queue window shows per job.
+            left = round(elapsed * (1 - fraction) / fraction, 1) if fraction > 0.01 else None
+            self._write("running", fraction, message, elapsed_s=round(elapsed, 1), left_s=left)
 
     def finish(self, state: JobState, message: str, **extra: object) -> None:
-        self._write(state, 1.0 if state == "done" else 0.0, message, **extra)
+        elapsed = round(time.monotonic() - self._started, 3)
+        self._write(state, 1.0 if state == "done" else 0.0, message, elapsed_s=elapsed, **extra)
 
 
 class CallbackProgress:
