@@ -39,7 +39,7 @@ def output_error(path: Path | str, error: OSError, doing: str = "cannot write") 
     return OutputError(f"{path}: {doing} ({problem})")
 
 
-def _kind(mode: int) -> str | None:
+def file_kind(mode: int) -> str | None:
     """What a non-regular file is, in words; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
@@ -64,7 +64,7 @@ def check_target(path: Path | str) -> None:
         return
     except OSError as error:
         raise output_error(path, error, "cannot check") from None
-    kind = _kind(info.st_mode)
+    kind = file_kind(info.st_mode)
     if kind is not None:
         raise OutputError(
             f"{path}: is {kind}; samaudio-daw writes only plain files and never through "
@@ -155,7 +155,7 @@ def read_regular_bytes(
             raise OutputError(f"{path}: the {what} is a symbolic link; move it away") from None
         raise output_error(path, error, f"cannot read the {what}") from None
     with os.fdopen(fd, "rb") as file:
-        kind = _kind(os.fstat(fd).st_mode)
+        kind = file_kind(os.fstat(fd).st_mode)
         if kind is not None:
             raise OutputError(f"{path}: the {what} is {kind}, not a plain file; move it away")
         data = file.read(max_bytes + 1)

@@ -122,6 +122,10 @@ class WavWriter:
         self._file.close()
 
 
+# soundfile's names of the formats whose chunks ``read_time_reference`` walks.
+BEXT_FORMATS = frozenset(("WAV", "WAVEX"))
+
+
 class WavChunkError(UserError):
     """A WAV file whose chunks are malformed; the message names the file and chunk."""
 

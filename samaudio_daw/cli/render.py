@@ -62,6 +62,10 @@ def render(
 ) -> None:
     """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks.
 
+    A folder of exported tracks (or audio files) is a session too: each file is a track
+    named by its file name, placed at its BWF time reference; besides the .rpp it gets
+    a <folder>-stems.dawproject.
+
     With --engine ray the items run on Ray workers, --jobs N caps them at N, and the
     output folder must be shared storage at the same path on every node.
     """
@@ -126,7 +130,8 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
             f"{result.elapsed_s or 0:.1f} s"
         )
         for path in outcome.stems_projects:
-            lines.append(f"open in REAPER: {path}")
+            daw = "Bitwig, Studio One, Cubase" if path.suffix == ".dawproject" else "REAPER"
+            lines.append(f"open in {daw}: {path}")
     return "\n".join(lines)
 
 

@@ -22,13 +22,15 @@ from samaudio_daw.audio.io import AudioFileError, BitDepth, StemWriter, audio_in
 from samaudio_daw.errors import OutputError
 from samaudio_daw.files import check_target
 from samaudio_daw.jobs.dawproject_report import inspect_dawproject
+from samaudio_daw.jobs.dawproject_stems import write_exported_dawproject
 from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem
 from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
-from samaudio_daw.jobs.results import Result, read_result
+from samaudio_daw.jobs.results import Result, StemRecord, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
+from samaudio_daw.project.exported import audio_files, exported_session, is_audio_name, session_path
 from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
@@ -154,6 +156,7 @@ class ProjectPlan:
     media_dirs: tuple[Path, ...] = ()
     missing_items: frozenset[tuple[int, int]] = frozenset()  # (track, item) skipped as missing
     label: str = ""  # names its stems project; unique among the projects of one folder
+    exported: bool = False  # a session of exported audio files (it gets a .dawproject too)
 
     @property
     def missing_media(self) -> list[MissingMedia]:
@@ -183,13 +186,32 @@ def plan_project(
     media_dirs: Sequence[Path] = (),
 ) -> ProjectPlan:
     """Read ``path`` and decide what to separate; nothing is written."""
-    project = read_project(path, media_dirs)
+    return plan_session(
+        read_project(path, media_dirs), library, output_dir, track_patterns, media_dirs
+    )
+
+
+def plan_session(
+    project: Project,
+    library: PresetLibrary,
+    output_dir: Path | None,
+    track_patterns: Sequence[str] = (),
+    media_dirs: Sequence[Path] = (),
+    exported: bool = False,
+) -> ProjectPlan:
+    """Decide what to separate in ``project``. Tracks whose names ask for nothing are
+    left alone; in a session of ``exported`` files they are listed as skipped (each
+    file was given to be rendered)."""
     plans, skipped, choices = [], [], []
     missing_items: set[tuple[int, int]] = set()
     for track in project.tracks:
         choice = match_track(track.name, library)
         choices.append(choice)
-        if not _wanted(track, track_patterns) or (choice.kind == "none" and not track_patterns):
+        if not _wanted(track, track_patterns):
+            continue
+        if choice.kind == "none" and not track_patterns:
+            if exported:
+                skipped.append(Skipped(project.path.name, track.name, None, None, choice.reason))
             continue
         if choice.preset is None:
             skipped.append(Skipped(project.path.name, track.name, None, None, choice.reason))
@@ -224,6 +246,7 @@ def plan_project(
         tuple(choices),
         tuple(media_dirs),
         frozenset(missing_items),
+        exported=exported,
     )
 
 
@@ -478,8 +501,29 @@ class RenderOutcome:
     plans: tuple[ProjectPlan, ...]
 
 
-def stems_project_path(plan: ProjectPlan) -> Path:
-    return plan.output_dir / f"{plan.label or plan.project.path.stem}-stems.rpp"
+def stems_project_path(plan: ProjectPlan, suffix: str = ".rpp") -> Path:
+    return plan.output_dir / f"{plan.label or plan.project.path.stem}-stems{suffix}"
+
+
+def stems_session_paths(plan: ProjectPlan) -> tuple[Path, ...]:
+    """The session files a render writes: the ``.rpp``, and a ``.dawproject`` for
+    exported files."""
+    rpp = stems_project_path(plan)
+    return (rpp, stems_project_path(plan, ".dawproject")) if plan.exported else (rpp,)
+
+
+def stems_by_item(
+    plan: ProjectPlan, track_plan: TrackPlan, result: Result
+) -> dict[int, dict[str, StemRecord]]:
+    """A track's stems grouped per item (by ``Item.index``), in the order written:
+    what every session writer places."""
+    stems = result.stems_of_track(plan.project.path, track_plan.track.guid or None)
+    by_item: dict[int, dict[str, StemRecord]] = {}
+    for item in track_plan.items:
+        for stem in stems:
+            if stem.item_guid == item.guid:
+                by_item.setdefault(item.index, {})[stem.name] = stem
+    return by_item
 
 
 def write_stems_project(
@@ -507,11 +551,10 @@ def write_stems_project(
                 mute_original=mute_original,
             )
         elif stems:
-            by_item: dict[int, dict[str, Path]] = {}
-            for item in track_plan.items:
-                for s in stems:
-                    if s.item_guid == item.guid:
-                        by_item.setdefault(item.index, {})[s.name] = plan.output_dir / s.file
+            by_item = {
+                index: {name: plan.output_dir / stem.file for name, stem in named.items()}
+                for index, named in stems_by_item(plan, track_plan, result).items()
+            }
             tree = add_stem_tracks(
                 tree,
                 track_plan.track,
@@ -550,7 +593,15 @@ def _separate_sections(
         "notes": [note for plan in plans for note in render_notes(plan, settings.mode)],
         "stems_project": stems_project_path(plans[0]).name,
         "projects": [
-            {"project": str(p.project.path), "stems_project": stems_project_path(p).name}
+            {
+                "project": str(p.project.path),
+                "stems_project": stems_project_path(p).name,
+                **(
+                    {"stems_dawproject": stems_project_path(p, ".dawproject").name}
+                    if p.exported
+                    else {}
+                ),
+            }
             for p in plans
         ],
     }
@@ -588,11 +639,20 @@ def _render_folder(
             )
         finally:  # rendered sections are only inputs: never leave them behind
             work.remove()
-        written = tuple(
-            write_stems_project(p, result, settings.mode, settings.mute_original) for p in plans
-        )
+        written: list[Path] = []
+        for plan in plans:
+            written.append(write_stems_project(plan, result, settings.mode, settings.mute_original))
+            if plan.exported:
+                stems = {
+                    track_plan.track.index: stems_by_item(plan, track_plan, result)
+                    for track_plan in plan.tracks
+                }
+                target = stems_project_path(plan, ".dawproject")
+                written.append(
+                    write_exported_dawproject(plan.project, stems, target, settings.mute_original)
+                )
     skipped = (*(s for plan in plans for s in plan.skipped), *unusable)
-    return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
+    return RenderOutcome(output_dir, result, tuple(written), skipped, tuple(plans))
 
 
 def label_projects(plans: Sequence[ProjectPlan]) -> list[ProjectPlan]:
@@ -623,24 +683,45 @@ def check_stems_projects(plans: Sequence[ProjectPlan]) -> None:
     output_dir = plans[0].output_dir
     previous = read_result(output_dir / RESULT_FILE_NAME)
     owners = {
-        entry.get("stems_project"): entry.get("project")
+        entry.get(key): entry.get("project")
         for entry in (previous.projects if previous else None) or ()
         if isinstance(entry, dict)
+        for key in ("stems_project", "stems_dawproject")
     }
     for plan in plans:
-        target = stems_project_path(plan)
-        check_target(target)
-        if not target.exists():
-            continue
-        owner = owners.get(target.name)
-        if owner != str(plan.project.path):
-            written_for = (
-                f"it was written for {owner}" if owner else "samaudio-daw did not write it"
-            )
-            raise OutputError(
-                f"{target}: already exists and {written_for}; not replacing it with the "
-                f"stems of {plan.project.path}: choose another output folder (-o)"
-            )
+        for target in stems_session_paths(plan):
+            check_target(target)
+            if not target.exists():
+                continue
+            owner = owners.get(target.name)
+            if owner != str(plan.project.path):
+                written_for = (
+                    f"it was written for {owner}" if owner else "samaudio-daw did not write it"
+                )
+                raise OutputError(
+                    f"{target}: already exists and {written_for}; not replacing it with the "
+                    f"stems of {plan.project.path}: choose another output folder (-o)"
+                )
+
+
+def read_sessions(
+    paths: Sequence[Path], media_dirs: Sequence[Path] = ()
+) -> list[tuple[Project, bool]]:
+    """Each project to render, and whether it is a session of exported audio files:
+    a folder is one such session, the audio files given one more, any other path a
+    REAPER project."""
+    sessions: list[tuple[Project, bool]] = []
+    loose: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            sessions.append((exported_session(audio_files(path), session_path([], path)), True))
+        elif is_audio_name(path):
+            loose.append(path)
+        else:
+            sessions.append((read_project(path, media_dirs), False))
+    if loose:
+        sessions.append((exported_session(loose, session_path(loose, None)), True))
+    return sessions
 
 
 def render_projects(
@@ -657,10 +738,15 @@ def render_projects(
     """
     plans = label_projects(
         [
-            plan_project(
-                Path(p), library, settings.output_dir, settings.track_patterns, settings.media_dirs
+            plan_session(
+                project,
+                library,
+                settings.output_dir,
+                settings.track_patterns,
+                settings.media_dirs,
+                exported,
             )
-            for p in paths
+            for project, exported in read_sessions(paths, settings.media_dirs)
         ]
     )
     groups: dict[Path, list[ProjectPlan]] = {}

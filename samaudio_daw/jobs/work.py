@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from samaudio_daw.audio.io import audio_info
-from samaudio_daw.audio.wav import read_time_reference
+from samaudio_daw.audio.wav import BEXT_FORMATS, read_time_reference
 from samaudio_daw.jobs.cache import audio_digest, cache_key
 from samaudio_daw.jobs.manifest import Job, JobItem
 from samaudio_daw.jobs.stems import ItemAudio, StemPlan, plan_stems, separate_item
@@ -57,7 +57,7 @@ def _time_reference(item: JobItem, sample_rate: int, file_format: str) -> int | 
     """Where the stems sit on a timeline: the item's position, or the input's own BWF stamp."""
     if item.mode != "file":
         return round(item.position_s * sample_rate)
-    return read_time_reference(item.audio) if file_format == "WAV" else None
+    return read_time_reference(item.audio) if file_format in BEXT_FORMATS else None
 
 
 def _sound_of(preset: Preset) -> dict[str, object]:

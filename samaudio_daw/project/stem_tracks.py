@@ -41,6 +41,11 @@ DEFAULT_PLAYRATE = ("1", "1", "0", "-1", "0", "0.0025")
 TAKE_BLOCKS_COPIED = ("TAKEFX", *TAKE_ENVELOPES)
 
 
+def stem_folder_name(track_name: str) -> str:
+    """The folder holding a track's stems, in every session format: ``<name> stems``."""
+    return f"{track_name} stems"
+
+
 @dataclass(frozen=True)
 class _StemTrack:
     name: str
@@ -429,7 +434,7 @@ def _track_lines(name: str, guid: str, delta: int) -> list[RppLine]:
 
 def _folder_track(original: RppNode, name: str) -> RppNode:
     guid = guid_for("stem-folder", _track_guid(original), name)
-    node = RppNode.new("TRACK", [guid], _track_lines(f"{name} stems", guid, 1))
+    node = RppNode.new("TRACK", [guid], _track_lines(stem_folder_name(name), guid, 1))
     for key in ("VOLPAN", "NCHAN"):
         copied = _copied(list(original.children), key)
         if copied is None:

@@ -1,0 +1,80 @@
+"""The stems of a render as a DAWproject session, beside the ``.rpp`` one.
+
+For exported audio files: a track per file (its clip playing the original file where
+its time reference puts it), each processed track followed by its stems group
+(:func:`~samaudio_daw.project.dawproject_writer.add_stem_group`), the stems
+referenced beside the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from samaudio_daw.audio.io import audio_info
+from samaudio_daw.jobs.results import StemRecord
+from samaudio_daw.project.dawproject_writer import (
+    ClipAudio,
+    ClipSpec,
+    add_audio_track,
+    add_stem_group,
+    new_session,
+    write_dawproject,
+)
+from samaudio_daw.project.model import Item, Project
+
+StemsByItem = Mapping[int, Mapping[str, StemRecord]]  # item index -> stem name -> stem
+
+
+def _referenced(path: Path, session_folder: Path) -> ClipAudio:
+    info = audio_info(path)
+    written = os.path.relpath(path.resolve(), session_folder.resolve()).replace(os.sep, "/")
+    return ClipAudio(written, True, info.channels, info.sample_rate, info.duration_s)
+
+
+def _clip(item: Item, audio: ClipAudio, name: str) -> ClipSpec:
+    take = item.active_take
+    return ClipSpec(
+        audio,
+        item.position_s,
+        item.length_s,
+        play_start_s=take.start_offset_s if take else 0.0,
+        fade_in_s=item.fade_in.length_s,
+        fade_out_s=item.fade_out.length_s,
+        enable=not item.mute,
+        name=name,
+    )
+
+
+def write_exported_dawproject(
+    project: Project,
+    stems: Mapping[int, StemsByItem],
+    target: Path,
+    mute_original: bool = True,
+) -> Path:
+    """Write ``target``: ``project``'s tracks (exported files) with the stems of each
+    processed track ({track index: stems by item}) in a group after it."""
+    folder = target.parent
+    root = new_session(project.tempo_bpm)
+    for track in project.tracks:
+        clips = []
+        items = {item.index: item for item in track.items}
+        for item in track.items:
+            take = item.active_take
+            media = take.source.media.path if take and take.source else None
+            if media is not None:
+                clips.append(_clip(item, _referenced(media, folder), track.name))
+        node = add_audio_track(root, track.name, clips)
+        by_stem: dict[str, list[ClipSpec]] = {}
+        for index, named in stems.get(track.index, {}).items():
+            for name, stem in named.items():
+                item = items[index]
+                audio = _referenced(folder / stem.file, folder)
+                # The stem file holds the item's source span: it plays from its start.
+                clip = replace(_clip(item, audio, f"{name} - {track.name}"), play_start_s=0.0)
+                by_stem.setdefault(name, []).append(clip)
+        if by_stem:
+            add_stem_group(root, node, by_stem, mute_original)
+    return write_dawproject(root, target)
