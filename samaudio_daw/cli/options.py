@@ -121,11 +121,12 @@ model_options = _stack(
         ),
         click.option(
             "--rank-by",
-            type=click.Choice(["presence", "consensus"]),
-            default="presence",
+            type=click.Choice(["ranker", "presence", "consensus"]),
+            default="ranker",
             show_default=True,
-            help="sam-audio: presence keeps the least invented candidate, consensus the most "
-            "typical.",
+            help="sam-audio: ranker keeps the CLAP text ranker's choice (named in the model's "
+            "config.json; without its checkpoint: presence, with a warning), presence the least "
+            "invented candidate, consensus the most typical.",
         ),
         click.option(
             "--presence-threshold",
@@ -232,7 +233,7 @@ def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     if (params.get("candidates") or 1) > 1:
         extra += [
             ("candidates", str(params["candidates"])),
-            ("rank_by", params.get("rank_by") or "presence"),
+            ("rank_by", params.get("rank_by") or "ranker"),
         ]
     if params.get("presence_threshold"):
         extra.append(("presence_threshold", str(params["presence_threshold"])))

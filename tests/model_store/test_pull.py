@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -187,10 +189,55 @@ def test_a_disk_that_fills_during_the_download_is_one_line_and_leaves_no_partial
     assert (path / "checkpoint.pt").read_bytes() == local_hub.repos[MODEL_ID].files["checkpoint.pt"]
 
 
-def test_with_rankers_also_fetches_the_ranker_files(local_hub, hub_env) -> None:
+def _name_rankers(local_hub, **fields: object) -> None:
+    """The served config.json names rankers (as the official configs do)."""
+    repo = local_hub.repos[MODEL_ID]
+    config = json.loads(repo.files["config.json"]) | fields
+    repo.files["config.json"] = json.dumps(config).encode()
+
+
+def _fetched(local_hub, repo_id: str) -> set[str]:
+    prefix = f"/{repo_id}/resolve/"
+    return {
+        p.removeprefix(prefix).split("/", 1)[1]
+        for m, p, _ in local_hub.log
+        if m == "GET" and p.startswith(prefix)
+    }
+
+
+def test_with_rankers_fetches_exactly_the_ranker_files_the_config_names(local_hub, hub_env) -> None:
+    local_hub.repos[MODEL_ID].files["text_ranker/clap_tiny.pt"] = os.urandom(3000)
+    _name_rankers(
+        local_hub,
+        text_ranker={"kind": "clap", "checkpoint": "text_ranker/clap_tiny.pt"},
+        visual_ranker={"kind": "imagebind", "checkpoint": None},
+        span_predictor="pe-a-frame-large",
+    )
+    plain = store.pull(MODEL_ID, progress=False)
+    assert not (plain / "text_ranker").exists()
     path = store.pull(MODEL_ID, with_rankers=True, progress=False)
-    assert (path / "text_ranker" / "model.safetensors").is_file()
-    assert not (path / "vision_tower").exists()
+    files = _fetched(local_hub, MODEL_ID)
+    assert {f for f in files if "ranker" in f or "vision" in f} == {"text_ranker/clap_tiny.pt"}
+    data = local_hub.repos[MODEL_ID].files["text_ranker/clap_tiny.pt"]
+    assert (path / "text_ranker" / "clap_tiny.pt").read_bytes() == data
+
+
+def test_with_rankers_fetches_the_official_clap_default_from_its_own_repository(
+    local_hub, hub_env
+) -> None:
+    clap = {"630k-best.pt": os.urandom(5000), "630k-audioset-best.pt": os.urandom(100)}
+    local_hub.repos["lukewys/laion_clap"] = type(local_hub.repos[MODEL_ID])(clap, "c" * 40)
+    _name_rankers(local_hub, text_ranker={"kind": "clap", "checkpoint": None})
+    store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert _fetched(local_hub, "lukewys/laion_clap") == {"630k-best.pt"}
+    cached = store.cached_file("lukewys/laion_clap", "630k-best.pt")
+    assert cached is not None and cached.read_bytes() == clap["630k-best.pt"]
+
+
+def test_a_ranker_file_the_repository_lacks_is_one_line(local_hub, hub_env) -> None:
+    _name_rankers(local_hub, text_ranker={"kind": "clap", "checkpoint": "text_ranker/x.pt"})
+    with pytest.raises(ModelNotFoundError, match="'text_ranker/x.pt', which the repository"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
 
 
 def test_the_token_saved_by_hub_login_is_used(local_hub, hub_env, tmp_path) -> None:

@@ -26,6 +26,7 @@ from samaudio_daw.separation.base import (
 
 if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.cache import ModelCache
+    from samaudio_daw.separation.sam_audio.clap import ClapRanker
     from samaudio_daw.separation.sam_audio.machine import Speed
     from samaudio_daw.separation.sam_audio.model import SamAudio
     from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
@@ -97,7 +98,7 @@ class SamAudioSeparator:
                 batch_size=int(extra.get("batch_size", TrackSettings.batch_size)),
                 presence_threshold=float(extra.get("presence_threshold", 0.0)),
                 candidates=int(extra.get("candidates", 1)),
-                rank_by=str(extra.get("rank_by", "presence")),  # type: ignore[arg-type]
+                rank_by=str(extra.get("rank_by", "ranker")),  # type: ignore[arg-type]
             )
             self.compile_mode = str(extra.get("compile", "auto"))
             should_compile(self.compile_mode, self.device)  # checks the mode
@@ -108,6 +109,7 @@ class SamAudioSeparator:
         self._speed: Speed | None = None
         self.last_presence: list[ChunkPresence] = []
         """Per (clip, prompt) presence scores of the last ``separate`` call."""
+        self._ranker: tuple[ClapRanker | None] | None = None
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -138,17 +140,60 @@ class SamAudioSeparator:
         from samaudio_daw.separation.sam_audio.device import dtype_name
 
         s = self.track_settings
-        return {
-            "backend": self.name,
-            "implementation": IMPLEMENTATION_VERSION,
-            "model": self.model_id,
-            "dtype": dtype_name(self.dtype),
-            "steps": s.steps,
-            "seed": s.seed,
-            "chunk_s": s.chunk_s,
-            "overlap": s.overlap,
-            "output": s.output,
-        } | _optional_settings(s)
+        return (
+            {
+                "backend": self.name,
+                "implementation": IMPLEMENTATION_VERSION,
+                "model": self.model_id,
+                "dtype": dtype_name(self.dtype),
+                "steps": s.steps,
+                "seed": s.seed,
+                "chunk_s": s.chunk_s,
+                "overlap": s.overlap,
+                "output": s.output,
+            }
+            | _optional_settings(s)
+            | self._ranker_setting()
+        )
+
+    def _ranker_setting(self) -> dict[str, object]:
+        """The text ranker's checkpoint, when one is on this machine: it changes the
+        ranking and the presence scores, so results made without it are not reused."""
+        from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
+        from samaudio_daw.separation.sam_audio.rankers import named_rankers, raw_config
+        from samaudio_daw.separation.sam_audio.store import ranker_checkpoint
+
+        try:
+            folder = self._model_dir()
+        except ModelNotFoundError:
+            return {}
+        for spec in named_rankers(raw_config(folder)):
+            path = ranker_checkpoint(spec, folder) if spec.runnable else None
+            if path is not None:
+                return {"ranker": f"{spec.kind}:{path.name}:{path.stat().st_size}"}
+        return {}
+
+    def _model_dir(self) -> Path:
+        """The model's folder on this machine, without network (hub ids: the cached copy)."""
+        from samaudio_daw.separation.sam_audio import store
+
+        return store.local_path(self.model_id)
+
+    def text_ranker(self, model: SamAudio) -> ClapRanker | None:
+        """The CLAP text ranker named in config.json, loaded once, when its checkpoint is
+        here; one warning names what is not used (and the fallback when ranking by it)."""
+        from samaudio_daw.separation.sam_audio.clap import load_text_ranker
+
+        if self._ranker is None:
+            ranker, notes = load_text_ranker(self._model_dir(), model.device)
+            self._ranker = (ranker,)
+            s = self.track_settings
+            if ranker is None and s.rank_by == "ranker" and s.candidates > 1:
+                notes.insert(0, "no text ranker loaded: candidates are ranked by presence")
+            # Without candidates or a presence threshold the rankers change nothing.
+            if notes and (s.candidates > 1 or s.presence_threshold > 0):
+                warnings.warn("sam-audio: " + "; ".join(notes), stacklevel=3)
+        return self._ranker[0]
 
     def model(self) -> SamAudio:
         """The loaded model, from the cache (loads it on first use), compiled on CUDA unless
@@ -183,8 +228,10 @@ class SamAudioSeparator:
         # A private float32 copy: the caller's array is never changed.
         samples = torch.from_numpy(np.array(audio, dtype=np.float32, copy=True))
         presence: list[ChunkPresence] = []
+        ranker = self.text_ranker(model)
+        settings = self._settings_for(model)
         targets = separate_track(
-            model, samples, sample_rate, prompts, self._settings_for(model), progress, presence
+            model, samples, sample_rate, prompts, settings, progress, presence, ranker
         )
         self.last_presence = presence
         _warn_silenced(presence, prompts)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -38,9 +38,17 @@ from samaudio_daw.separation.sam_audio.masks import (
 from samaudio_daw.separation.sam_audio.model import SamAudio
 from samaudio_daw.separation.sam_audio.presence import ChunkPresence, presence_scores
 from samaudio_daw.separation.sam_audio.processor import label_frames
-from samaudio_daw.separation.sam_audio.ranking import RANK_BY, RankBy, pick_candidates
+from samaudio_daw.separation.sam_audio.ranking import (
+    RANK_BY,
+    RankBy,
+    pick_candidates,
+    ranker_presence,
+)
 from samaudio_daw.separation.sam_audio.resample import resample
 from samaudio_daw.separation.sam_audio.text import TextFeatures
+
+if TYPE_CHECKING:
+    from samaudio_daw.separation.sam_audio.clap import ClapRanker
 
 OutputMode = Literal["masked", "generated"]
 
@@ -63,7 +71,7 @@ class TrackSettings:
     """Clips whose presence score (presence.py) is below this become silence; 0 = off."""
     candidates: int = 1
     """Noise draws per (clip, prompt); the best by ``rank_by`` is kept (ranking.py)."""
-    rank_by: RankBy = "presence"
+    rank_by: RankBy = "ranker"
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -213,13 +221,19 @@ def _accumulate(
     inputs: ClipInputs,
     settings: TrackSettings,
     model: SamAudio,
+    texts: Sequence[str],
+    ranker: ClapRanker | None = None,
 ) -> list[ChunkPresence]:
     """Blend a batch's decoded targets (n, clip samples) as masks or as audio, silencing
-    the pairs whose presence score is below the threshold; their scores."""
+    the pairs whose presence score (the text ranker's when loaded) is below the threshold;
+    their scores."""
     grid = StftGrid(model.sample_rate)
     output = settings.output
     mixtures = inputs.clips[[c for c, _ in items]]
-    scores = presence_scores(waves, mixtures, grid).tolist()
+    if ranker is not None:
+        scores = ranker_presence(ranker, waves, texts).tolist()
+    else:
+        scores = presence_scores(waves, mixtures, grid).tolist()
     silenced = [score < settings.presence_threshold for score in scores]
     values = ratio_mask(waves, mixtures, grid) if output == "masked" else waves
     for row, off in enumerate(silenced):
@@ -256,6 +270,7 @@ def blend_clips(
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
+    ranker: ClapRanker | None = None,
 ) -> torch.Tensor:
     """Run every (clip, prompt) pair and blend: masks (P, bins, frames) on the 48 kHz grid
     when ``settings.output`` is masked, else audio (P, padded samples). Each pair's
@@ -279,9 +294,9 @@ def blend_clips(
         if k == 1:
             return drawn[0]
         mixtures = inputs.clips[[c for c, _ in batch]]
-        return pick_candidates(
-            torch.stack(drawn), mixtures, settings.rank_by, StftGrid(model.sample_rate)
-        )
+        texts = [prompts[p].text for _, p in batch]
+        grid = StftGrid(model.sample_rate)
+        return pick_candidates(torch.stack(drawn), mixtures, settings.rank_by, grid, ranker, texts)
 
     for batch, waves in in_batches(
         items,
@@ -290,7 +305,8 @@ def blend_clips(
         lambda error: out_of_memory_error(model, settings.chunk_s, error),
         model.device,
     ):
-        found = _accumulate(blend, batch, waves, plan, inputs, settings, model)
+        texts = [prompts[p].text for _, p in batch]
+        found = _accumulate(blend, batch, waves, plan, inputs, settings, model, texts, ranker)
         if presence is not None:
             presence.extend(found)
     return blend.result()
@@ -325,6 +341,7 @@ def separate_track(
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
+    ranker: ClapRanker | None = None,
 ) -> torch.Tensor:
     """audio: (channels, samples) float32 at ``sample_rate`` → targets (P, channels, samples).
 
@@ -337,7 +354,7 @@ def separate_track(
         total_frames = view.mono.shape[-1] // model.hop_samples
         chunk = frames_for_seconds(settings.chunk_s, model.sample_rate, model.hop_samples)
         plan = plan_chunks(total_frames, chunk, settings.overlap)
-        blended = blend_clips(model, view, plan, prompts, settings, progress, presence)
+        blended = blend_clips(model, view, plan, prompts, settings, progress, presence, ranker)
         if settings.output == "generated":
             targets = _finish_generated(blended, view, audio.shape, sample_rate, model)
         else:

@@ -4,8 +4,8 @@ Models live in the Hugging Face hub cache (``HF_HUB_CACHE``, else ``HF_HOME/hub`
 ``~/.cache/huggingface/hub``), so a copy pulled here, one pulled with ``hf download`` and
 one carried over to an offline machine are all found the same way. Only the files the
 backend reads are fetched: config.json, checkpoint.pt, the T5 encoder config.json names,
-and the licence and model card that must travel with the weights. The rankers and span
-predictor come only with ``with_rankers``.
+and the licence and model card that must travel with the weights. With ``with_rankers``
+also the ranker checkpoints config.json names that this build runs (rankers.py).
 
 The source is always the one the user named (a folder, a hub id on ``HF_ENDPOINT``, or a
 URL whose host is the endpoint); nothing falls back to another source. Each hub failure
@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 
 from samaudio_daw.separation.sam_audio.download import fetch_blob
 from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
+from samaudio_daw.separation.sam_audio.rankers import RankerSpec, named_rankers, raw_config
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 DEFAULT_ENDPOINT = "https://huggingface.co"
 LICENCE_FILE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|README)[^/]*$", re.IGNORECASE)
 """Top-level files that carry the licence terms: kept next to the weights."""
-RANKER_DIR = re.compile(r"^(text_ranker|visual_ranker|span_predictor)[^/]*/", re.IGNORECASE)
 T5_FILES = re.compile(
     r"^(config\.json|model\.safetensors|pytorch_model\.bin|tokenizer\.json|spiece\.model"
     r"|tokenizer_config\.json|special_tokens_map\.json)$"
@@ -141,6 +141,23 @@ def _cached_snapshot(model: HubModel, needed: Sequence[str]) -> Path | None:
     return None
 
 
+def cached_file(repo_id: str, name: str, revision: str | None = None) -> Path | None:
+    """``name`` of the hub model ``repo_id`` in the cache, or None; no network."""
+    snapshot = _cached_snapshot(HubModel(repo_id, revision), (name,))
+    return None if snapshot is None else snapshot / name
+
+
+def ranker_checkpoint(spec: RankerSpec, model_dir: Path) -> Path | None:
+    """The spec's checkpoint on this machine (model folder, disk or hub cache); no network."""
+    if spec.file is not None:
+        path = Path(spec.file).expanduser()
+        path = path if path.is_absolute() else model_dir / path
+        return path if path.is_file() else None
+    if spec.hub_repo and spec.hub_file:
+        return cached_file(spec.hub_repo, spec.hub_file)
+    return None
+
+
 def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
     """The folder to load: a local folder as is; a hub model from the cache, else pulled
     (with a progress bar when stderr is a terminal)."""
@@ -170,13 +187,15 @@ def pull(
     token = hub.get_token()
     endpoint = model.endpoint or hub_endpoint()
     info = _call(model, token, lambda: _listing(hub, model, endpoint))
-    files = _wanted_files(info, with_rankers)
+    files = _wanted_files(info)
     if CHECKPOINT_FILE not in files or CONFIG_FILE not in files:
         raise ModelNotFoundError(
             f"{model.repo_id} on {endpoint} has no {CONFIG_FILE} and {CHECKPOINT_FILE}: it is not "
             "a SAM-Audio model in the official layout (e.g. facebook/sam-audio-small)"
         )
     config_path = _fetch(hub, model, endpoint, token, CONFIG_FILE, files, progress, on_file)
+    if with_rankers:
+        files |= _ranker_files(model, config_path.parent, info, progress, on_file)
     t5 = _text_encoder_name(config_path)
     t5_files = [
         n for n in info if t5 and n.startswith(f"{t5}/") and T5_FILES.match(n[len(t5) + 1 :])
@@ -219,13 +238,50 @@ def text_encoder_folder(name: str) -> Path:
     return _cached_snapshot(model, (CONFIG_FILE,)) or pull_text_encoder(model)
 
 
-def _wanted_files(info: dict[str, int], with_rankers: bool) -> dict[str, int]:
+def _wanted_files(info: dict[str, int]) -> dict[str, int]:
     wanted = {CONFIG_FILE, CHECKPOINT_FILE}
-    return {
-        name: size
-        for name, size in info.items()
-        if name in wanted or LICENCE_FILE.match(name) or (with_rankers and RANKER_DIR.match(name))
-    }
+    return {name: size for name, size in info.items() if name in wanted or LICENCE_FILE.match(name)}
+
+
+def _ranker_files(
+    model: HubModel,
+    folder: Path,
+    info: dict[str, int],
+    progress: bool,
+    on_file: Callable[[str, int], None] | None,
+) -> dict[str, int]:
+    """The ranker checkpoints config.json names that this build runs: those in the model's
+    repository (returned, fetched with the rest), and those on a hub model of their own
+    (the official CLAP default, ``lukewys/laion_clap``), fetched here."""
+    found: dict[str, int] = {}
+    for spec in named_rankers(raw_config(folder)):
+        if not spec.runnable:
+            continue
+        if spec.file is not None:
+            if spec.file not in info:
+                raise ModelNotFoundError(
+                    f"{model.repo_id}: config.json names the {spec.field} checkpoint "
+                    f"{spec.file!r}, which the repository does not hold"
+                )
+            found[spec.file] = info[spec.file]
+        elif spec.hub_repo and spec.hub_file:
+            other = HubModel(spec.hub_repo, None, model.endpoint)
+            if cached_file(other.repo_id, spec.hub_file) is None:
+                _pull_one(other, spec.hub_file, progress, on_file)
+    return found
+
+
+def _pull_one(
+    model: HubModel, name: str, progress: bool, on_file: Callable[[str, int], None] | None
+) -> Path:
+    hub = _hub()
+    token = hub.get_token()
+    endpoint = model.endpoint or hub_endpoint()
+    info = _call(model, token, lambda: _listing(hub, model, endpoint))
+    if name not in info:
+        raise ModelNotFoundError(f"{model.repo_id} on {endpoint} has no {name}")
+    _check_space({name: info[name]})
+    return _fetch(hub, model, endpoint, token, name, info, progress, on_file)
 
 
 def _text_encoder_name(config_path: Path) -> str:

@@ -1,0 +1,102 @@
+"""The rankers and the span predictor that SAM-Audio's config.json names, and where their
+checkpoints are.
+
+The official config has three optional fields:
+
+- ``text_ranker``: ``{"kind": "clap", "checkpoint": PATH | null}`` (null: ``630k-best.pt``
+  of the hub model ``lukewys/laion_clap``), ``{"kind": "judge", "checkpoint_or_model_id":
+  ID}``, ``{"kind": "sound_activity", ...}`` or ``{"kind": "ensemble", "rankers": {NAME:
+  [CONFIG, WEIGHT]}}``;
+- ``visual_ranker``: ``{"kind": "imagebind", ...}``: ranks by the video, which this
+  audio-only backend has none of;
+- ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``).
+
+Only CLAP text rankers are run (clap.py); a ranker is loaded only when the config names it
+and its checkpoint is on this machine (store.ranker_checkpoint). Everything else is
+reported in one line and left.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CLAP_HUB_REPO = "lukewys/laion_clap"
+CLAP_HUB_FILE = "630k-best.pt"
+"""What the official ClapRanker downloads when the config names no checkpoint."""
+
+
+@dataclass(frozen=True)
+class RankerSpec:
+    """One ranker named in config.json: its field, kind and checkpoint.
+
+    ``file`` is a path in the model's folder (relative) or on disk (absolute); when None,
+    the checkpoint is ``hub_file`` of the hub model ``hub_repo``."""
+
+    field: str
+    kind: str
+    file: str | None = None
+    hub_repo: str | None = None
+    hub_file: str | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return self.field == "text_ranker" and self.kind == "clap"
+
+    @property
+    def label(self) -> str:
+        where = self.file or f"{self.hub_repo}/{self.hub_file or ''}".rstrip("/")
+        return f"{self.field} ({self.kind}: {where})"
+
+
+def raw_config(model_dir: Path) -> Mapping[str, Any]:
+    try:
+        raw = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def named_rankers(raw: Mapping[str, Any]) -> list[RankerSpec]:
+    """The rankers the config names, ensembles flattened (in order)."""
+    found: list[RankerSpec] = []
+    for field in ("text_ranker", "visual_ranker"):
+        found += _specs(field, raw.get(field))
+    return found
+
+
+def _specs(field: str, value: object) -> list[RankerSpec]:
+    if not isinstance(value, Mapping):
+        return []
+    kind = str(value.get("kind", "?"))
+    if kind == "ensemble" and isinstance(value.get("rankers"), Mapping):
+        return [
+            spec
+            for member in value["rankers"].values()
+            if isinstance(member, list | tuple) and member
+            for spec in _specs(field, member[0])
+        ]
+    if kind == "clap":
+        checkpoint = value.get("checkpoint")
+        if checkpoint:
+            return [RankerSpec(field, kind, file=str(checkpoint))]
+        return [RankerSpec(field, kind, hub_repo=CLAP_HUB_REPO, hub_file=CLAP_HUB_FILE)]
+    if kind == "judge":
+        model = str(value.get("checkpoint_or_model_id") or "facebook/sam-audio-judge")
+        return [RankerSpec(field, kind, hub_repo=model)]
+    checkpoint = value.get("checkpoint")
+    return [RankerSpec(field, kind, file=str(checkpoint) if checkpoint else None)]
+
+
+def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
+    """One line about the config's span predictor, or None when it names none."""
+    name = raw.get("span_predictor")
+    if not name:
+        return None
+    return (
+        f"span predictor {name!r} (named in config.json) is not used: this build does not run "
+        "the PE audio-frame model; spans come from regions and the time selection"
+    )
