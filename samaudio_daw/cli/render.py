@@ -46,6 +46,14 @@ from samaudio_daw.cli.shell import EXIT_SKIPPED, run_command
     show_default=True,
     help="item: each item's source section; track: the whole track timeline.",
 )
+@click.option(
+    "--as",
+    "stems_as",
+    type=click.Choice(["tracks", "takes"]),
+    default=None,
+    help="Stems as new tracks in a '<track> stems' folder, or as takes of the original "
+    "items (item mode; the original take stays active). Default: each preset's stems_as.",
+)
 @click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
 @media_dir_option
 @separating_options
@@ -56,6 +64,7 @@ def render(
     output_dir: Path | None,
     track_patterns: tuple[str, ...],
     mode: str,
+    stems_as: str | None,
     keep_original_unmuted: bool,
     media_dirs: tuple[Path, ...],
     **params: Any,
@@ -70,6 +79,8 @@ def render(
     output folder must be shared storage at the same path on every node.
     """
     chosen = executor(ctx, params)
+    if stems_as == "takes" and mode == "track":
+        raise click.UsageError("--as takes needs --mode item: track mode renders no items")
 
     def action() -> int:
         from samaudio_daw.jobs.render import RenderSettings, render_projects
@@ -81,6 +92,7 @@ def render(
             backend_options=backend_options(params),
             mode=mode,  # type: ignore[arg-type]
             mute_original=not keep_original_unmuted,
+            stems_as=stems_as,  # type: ignore[arg-type]
             file_format=params["file_format"],
             bit_depth=params["bit_depth"],
             executor=chosen,

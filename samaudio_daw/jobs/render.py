@@ -26,7 +26,7 @@ from samaudio_daw.jobs.dawproject_stems import write_exported_dawproject
 from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem
 from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
-from samaudio_daw.jobs.results import Result, StemRecord, read_result
+from samaudio_daw.jobs.results import Result, StemRecord, StemsAs, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
@@ -35,7 +35,7 @@ from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.sniff import project_kind
-from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
+from samaudio_daw.project.stem_tracks import add_stem_takes, add_stem_tracks, add_track_stems
 from samaudio_daw.project.timeline import (
     RenderError,
     SourceSpan,
@@ -451,10 +451,21 @@ def render_sections(
     return items
 
 
-def render_notes(plan: ProjectPlan, mode: RenderMode) -> list[str]:
-    """What the producer should know about how the stems will sum (take FX, stretching)."""
+def render_notes(plan: ProjectPlan, mode: RenderMode, stems_as: StemsAs | None = None) -> list[str]:
+    """What the producer should know about how the stems will sum (take FX, stretching)
+    and where they go."""
     items = [item for track in plan.tracks for item in track.items]
     notes = []
+    as_takes = [
+        t.track.name
+        for t in plan.tracks
+        if (stems_as or (t.choice.preset.stems_as if t.choice.preset else "tracks")) == "takes"
+    ]
+    if as_takes and mode == "track":
+        notes.append(
+            f"{plan.project.path.name}: track mode renders the whole track, not its items, "
+            f"so the stems of {', '.join(as_takes)} go on new tracks, not takes"
+        )
     with_fx = sum(1 for item in items if item.active_take and item.active_take.has_take_fx)
     if with_fx and mode == "item":
         notes.append(
@@ -488,6 +499,7 @@ class RenderSettings:
     executor: Executor | None = None  # None: here, one item after another
     media_dirs: tuple[Path, ...] = ()  # searched for missing media after REAPER's rules
     wait: bool = True  # for another run writing the output folder (False: OutputError)
+    stems_as: StemsAs | None = None  # None: each track's preset says (tracks or takes)
 
 
 @dataclass(frozen=True)
@@ -527,19 +539,30 @@ def stems_by_item(
 
 
 def write_stems_project(
-    plan: ProjectPlan, result: Result, mode: RenderMode, mute_original: bool
+    plan: ProjectPlan,
+    result: Result,
+    mode: RenderMode,
+    mute_original: bool,
+    stems_as: StemsAs | None = None,
 ) -> Path:
-    """The original project plus a stems folder after each separated track, as a new file.
+    """The original project plus each separated track's stems, as a new file: a stems
+    folder after the track, or (``takes``, item mode) takes of its items.
 
-    Its media paths are rewritten so they resolve from the stems folder.
+    ``stems_as`` overrides the placement the stems' preset gives. Stem tracks and takes
+    get the names and colours the result records. Media paths are rewritten so they
+    resolve from the stems folder.
     """
     assert plan.project.tree is not None
     target = stems_project_path(plan)
     tree = relocate_media(plan.project.tree, plan.project.path, target, plan.media_dirs)
     for track_plan in plan.tracks:
         stems = result.stems_of_track(plan.project.path, track_plan.track.guid or None)
+        if not stems:
+            continue
         files = {s.name: plan.output_dir / s.file for s in stems}
-        if mode == "track" and stems:
+        names = {s.name: s.track_name for s in stems if s.track_name}
+        colors = {s.name: s.color for s in stems if s.color}
+        if mode == "track":
             start = stems[0].position_s
             tree = add_track_stems(
                 tree,
@@ -549,18 +572,27 @@ def write_stems_project(
                 start + (stems[0].length_s or 0.0),
                 new_project_path=target,
                 mute_original=mute_original,
+                names=names,
+                colors=colors,
             )
-        elif stems:
-            by_item = {
-                index: {name: plan.output_dir / stem.file for name, stem in named.items()}
-                for index, named in stems_by_item(plan, track_plan, result).items()
-            }
+            continue
+        by_item = {
+            index: {name: plan.output_dir / stem.file for name, stem in named.items()}
+            for index, named in stems_by_item(plan, track_plan, result).items()
+        }
+        if (stems_as or stems[0].stems_as) == "takes":
+            tree = add_stem_takes(
+                tree, track_plan.track, by_item, new_project_path=target, names=names
+            )
+        else:
             tree = add_stem_tracks(
                 tree,
                 track_plan.track,
                 by_item,
                 new_project_path=target,
                 mute_original=mute_original,
+                names=names,
+                colors=colors,
             )
     dump(tree, target)
     return target
@@ -590,7 +622,9 @@ def _separate_sections(
         "sample_rate": plans[0].project.sample_rate,
         "skipped": [s.to_dict() for s in skipped],
         "missing_media": [m.to_dict() for plan in plans for m in plan.missing_media],
-        "notes": [note for plan in plans for note in render_notes(plan, settings.mode)],
+        "notes": [
+            note for plan in plans for note in render_notes(plan, settings.mode, settings.stems_as)
+        ],
         "stems_project": stems_project_path(plans[0]).name,
         "projects": [
             {
@@ -641,7 +675,11 @@ def _render_folder(
             work.remove()
         written: list[Path] = []
         for plan in plans:
-            written.append(write_stems_project(plan, result, settings.mode, settings.mute_original))
+            written.append(
+                write_stems_project(
+                    plan, result, settings.mode, settings.mute_original, settings.stems_as
+                )
+            )
             if plan.exported:
                 stems = {
                     track_plan.track.index: stems_by_item(plan, track_plan, result)

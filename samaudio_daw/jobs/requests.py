@@ -88,6 +88,13 @@ class Request:
             "preset": self.preset_name,
             "prompts": list(self.prompts),
             "stems": list(self.stem_names()),
+            "colors": {
+                stem: color
+                for stem in self.stem_names()
+                if (color := self.preset.color_of(stem)) is not None
+            },
+            "stems_as": self.preset.stems_as,
+            "stem_track_name": self.preset.stem_track_name,
             "reason": self.reason,
         }
 

@@ -23,6 +23,7 @@ from samaudio_daw.jobs.manifest import (
 
 RESULT_VERSION = 1
 StemKind = Literal["target", "residual"]
+StemsAs = Literal["tracks", "takes"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class StemRecord:
     reused: bool = False
     project: str | None = None
     pre_chain: tuple[str, ...] = ()
+    color: str | None = None  # "#RRGGBB" from the preset
+    stems_as: StemsAs = "tracks"  # the preset's placement: new tracks or takes
+    track_name: str | None = None  # the stem track's (or take's) name
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> StemRecord:

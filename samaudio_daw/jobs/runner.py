@@ -82,6 +82,11 @@ def _check_not_anothers(works: Sequence[ItemWork], previous: Result | None) -> N
                 )
 
 
+def _track_label(work: ItemWork) -> str:
+    """The track a stem came from, for its name: the track, else the input file's name."""
+    return work.item.track or Path(work.item.name).stem
+
+
 def _stem_records(work: ItemWork, frames: int, reused: bool) -> list[StemRecord]:
     info = audio_info(work.item.audio)
     item = work.item
@@ -107,6 +112,9 @@ def _stem_records(work: ItemWork, frames: int, reused: bool) -> list[StemRecord]
             reused=reused,
             project=str(item.project) if item.project else None,
             pre_chain=tuple(spec.kind for spec in work.preset.pre_chain),
+            color=work.preset.color_of(plan.name),
+            stems_as=work.preset.stems_as,  # type: ignore[arg-type]
+            track_name=work.preset.track_name_of(plan.name, _track_label(work)),
         )
         for plan in work.plans
     ]

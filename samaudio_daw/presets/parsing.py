@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 from samaudio_daw.presets.schema import (
+    DEFAULT_STEM_TRACK_NAME,
     VST3_KIND,
     FrozenParams,
     ParamValue,
@@ -30,10 +31,13 @@ TOP_LEVEL_KEYS = (
     "keep_residual",
     "residual_name",
     "use_spans",
+    "residual_color",
+    "stems_as",
+    "stem_track_name",
     "pre_chain",
     "stems",
 )
-STEM_KEYS = ("name", "prompt", "post_chain")
+STEM_KEYS = ("name", "prompt", "color", "post_chain")
 VST3_KEYS = ("plugin", "path", "plugin_name")
 _TYPE_WORDS: dict[type, str] = {
     str: "text in quotes",
@@ -220,8 +224,9 @@ def _stem(table: Mapping[str, object], where: str, base_dir: Path | None) -> Ste
     name = _take_str(table, "name", where, None)
     prompt = _take_str(table, "prompt", where, None)
     post_chain = _chain(table, "post_chain", where, base_dir)
+    color = cast("str | None", _take(table, "color", str, where))
     try:
-        return StemSpec(name, prompt, post_chain)
+        return StemSpec(name, prompt, post_chain, color)
     except PresetError as error:
         raise error.located("", where) from None
 
@@ -270,6 +275,9 @@ def preset_from_dict(
             track_patterns=_strings(data, "match"),
             use_spans=_take_bool(data, "use_spans", False),
             source_path=source_path,
+            residual_color=cast("str | None", _take(data, "residual_color", str, "")),
+            stems_as=_take_str(data, "stems_as", "", "tracks"),
+            stem_track_name=_take_str(data, "stem_track_name", "", DEFAULT_STEM_TRACK_NAME),
         )
     except PresetError as error:
         raise (error if error.source else error.located(source)) from None

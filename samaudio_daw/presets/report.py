@@ -29,11 +29,15 @@ def preset_to_dict(preset: Preset) -> dict[str, object]:
         "keep_residual": preset.keep_residual,
         "residual_name": preset.residual_name,
         "use_spans": preset.use_spans,
+        "stems_as": preset.stems_as,
+        "stem_track_name": preset.stem_track_name,
+        **({"residual_color": preset.residual_color} if preset.residual_color else {}),
         "pre_chain": [plugin_to_dict(spec) for spec in preset.pre_chain],
         "stems": [
             {
                 "name": stem.name,
                 "prompt": stem.prompt,
+                **({"color": stem.color} if stem.color else {}),
                 "post_chain": [plugin_to_dict(spec) for spec in stem.post_chain],
             }
             for stem in preset.stems
@@ -65,11 +69,14 @@ def describe_preset(preset: Preset) -> str:
     lines.append("  stems:")
     width = max(len(stem.name) for stem in preset.stems)
     for stem in preset.stems:
-        lines.append(f"    {stem.name:<{width}}  {stem.prompt!r}")
+        color = f"  {stem.color}" if stem.color else ""
+        lines.append(f"    {stem.name:<{width}}  {stem.prompt!r}{color}")
         if stem.post_chain:
             lines.append(f"    {'':<{width}}  post-chain: {_describe_chain(stem.post_chain)}")
     residual = preset.residual_name if preset.keep_residual else "(not kept)"
-    lines.append(f"  residual:    {residual}")
+    color = f"  {preset.residual_color}" if preset.keep_residual and preset.residual_color else ""
+    lines.append(f"  residual:    {residual}{color}")
+    lines.append(f"  stems as:    {preset.stems_as}, named {preset.stem_track_name!r}")
     spans = "passed to the model" if preset.use_spans else "not used"
     lines.append(f"  time spans:  {spans} (regions and time selection)")
     return "\n".join(lines)

@@ -32,6 +32,12 @@ STEM_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.()+-]*[A-Za-z0-9)])?$")
 """Stem names become file and track names: letters, digits, space, ``_ . ( ) + -``."""
 
 MAX_NAME_CHARS = 64
+COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+"""A stem colour as web pages and REAPER's colour picker spell it: ``#RRGGBB``."""
+STEMS_AS = ("tracks", "takes")
+"""Where stems go in the project: new tracks in a folder, or takes of the original items."""
+DEFAULT_STEM_TRACK_NAME = "{stem} - {track}"
+_NAME_FIELDS = ("stem", "track")
 VST3_KIND = "vst3"
 RESERVED_FILE_NAMES = frozenset(
     ["con", "prn", "aux", "nul"]
@@ -106,6 +112,45 @@ def check_stem_name(name: str, field_name: str = "name") -> None:
         raise PresetError(
             "", field_name, f"{name!r} is a reserved file name on Windows", "another name"
         )
+
+
+def check_color(value: str | None, field_name: str = "color") -> None:
+    """Raise PresetError unless ``value`` is None or ``#RRGGBB``."""
+    if value is not None and not COLOR_RE.match(value):
+        raise PresetError(
+            "", field_name, f"{value!r} is not a colour", "'#RRGGBB' in hex digits, e.g. '#3A7BD5'"
+        )
+
+
+def check_stems_as(value: str, field_name: str = "stems_as") -> None:
+    """Raise PresetError unless ``value`` is ``tracks`` or ``takes``."""
+    if value not in STEMS_AS:
+        raise PresetError("", field_name, f"{value!r} is not a placement", "'tracks' or 'takes'")
+
+
+def check_stem_track_name(pattern: str, field_name: str = "stem_track_name") -> None:
+    """Raise PresetError unless ``pattern`` names a stem track: ``{stem}`` in it, and no
+    field besides ``{stem}`` and ``{track}``."""
+    expected = "text with {stem} and optionally {track}, e.g. '{stem} - {track}'"
+    fields = re.findall(r"{([^{}]*)}", pattern)
+    unknown = [name for name in fields if name not in _NAME_FIELDS]
+    if unknown or pattern.count("{") != len(fields) or pattern.count("}") != len(fields):
+        problem = f"{{{unknown[0]}}} is not a field" if unknown else "has an unmatched brace"
+        raise PresetError("", field_name, f"{pattern!r}: {problem}", expected)
+    if "stem" not in fields:
+        raise PresetError("", field_name, f"{pattern!r} has no {{stem}}", expected)
+
+
+_REQUEST_WORDS_RE = re.compile(r"\[[^\[\]]*\]|\{[^{}]*\}")
+
+
+def stem_track_name(pattern: str, stem: str, track: str) -> str:
+    """A stem track's name from a checked pattern: ``{stem} - {track}`` -> ``vocal - Vox``.
+
+    The track's ``[tag]`` and ``{prompts}`` are left out: they asked for the stems.
+    """
+    plain = " ".join(_REQUEST_WORDS_RE.sub(" ", track).split())
+    return pattern.replace("{stem}", stem).replace("{track}", plain).strip(" -") or stem
 
 
 def _require_type(value: object, kind: type | tuple[type, ...], what: str) -> None:
@@ -257,19 +302,24 @@ class PluginSpec:
 
 @dataclass(frozen=True)
 class StemSpec:
-    """One stem a preset pulls out: its name, the prompt, and a chain applied after."""
+    """One stem a preset pulls out: its name, the prompt, a chain applied after, and the
+    colour its track or take gets (``#RRGGBB``, None: REAPER's default)."""
 
     name: str
     prompt: str
     post_chain: tuple[PluginSpec, ...] = ()
+    color: str | None = None
 
     def __post_init__(self) -> None:
         _require_type(self.name, str, "StemSpec.name")
         _require_type(self.prompt, str, "StemSpec.prompt")
+        if self.color is not None:
+            _require_type(self.color, str, "StemSpec.color")
         object.__setattr__(
             self, "post_chain", _as_tuple(self.post_chain, PluginSpec, "StemSpec.post_chain")
         )
         check_stem_name(self.name)
+        check_color(self.color)
         if not self.prompt.strip():
             raise PresetError(
                 "", "prompt", "is empty", "a description of the sound, e.g. 'the lead vocal'"
@@ -285,6 +335,9 @@ class Preset:
     REAPER regions and the time selection are passed to the separator as time spans
     (backends that cannot use spans ignore them). ``source_path`` is the TOML file the
     preset came from, ``None`` for presets made in code (inline prompts, ``--prompt``).
+    ``stems_as`` places the stems as new ``tracks`` in a folder or as ``takes`` of the
+    original items; ``stem_track_name`` names stem tracks and takes (``{stem}``,
+    ``{track}``); ``residual_color`` colours the residual as ``StemSpec.color`` does.
     """
 
     name: str
@@ -296,6 +349,9 @@ class Preset:
     track_patterns: tuple[str, ...] = ()
     use_spans: bool = False
     source_path: Path | None = None
+    residual_color: str | None = None
+    stems_as: str = "tracks"
+    stem_track_name: str = DEFAULT_STEM_TRACK_NAME
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -305,6 +361,9 @@ class Preset:
             check_stem_name(self.residual_name, "residual_name")
             self._check_residual()
             self._check_patterns()
+            check_color(self.residual_color, "residual_color")
+            check_stems_as(self.stems_as)
+            check_stem_track_name(self.stem_track_name)
         except PresetError as error:
             raise error.located(self.label) from None
 
@@ -314,6 +373,10 @@ class Preset:
         _require_type(self.keep_residual, bool, "Preset.keep_residual")
         _require_type(self.residual_name, str, "Preset.residual_name")
         _require_type(self.use_spans, bool, "Preset.use_spans")
+        _require_type(self.stems_as, str, "Preset.stems_as")
+        _require_type(self.stem_track_name, str, "Preset.stem_track_name")
+        if self.residual_color is not None:
+            _require_type(self.residual_color, str, "Preset.residual_color")
         object.__setattr__(self, "stems", _as_tuple(self.stems, StemSpec, "Preset.stems"))
         object.__setattr__(
             self, "pre_chain", _as_tuple(self.pre_chain, PluginSpec, "Preset.pre_chain")
@@ -379,3 +442,13 @@ class Preset:
     def output_names(self) -> tuple[str, ...]:
         """Every stem name written, the residual last when it is kept."""
         return self.stem_names + ((self.residual_name,) if self.keep_residual else ())
+
+    def color_of(self, stem: str) -> str | None:
+        """The colour of an output stem (a stem's or the residual's), None when unset."""
+        if self.keep_residual and stem == self.residual_name:
+            return self.residual_color
+        return next((spec.color for spec in self.stems if spec.name == stem), None)
+
+    def track_name_of(self, stem: str, track: str) -> str:
+        """The name of a stem's track or take by ``stem_track_name``."""
+        return stem_track_name(self.stem_track_name, stem, track)

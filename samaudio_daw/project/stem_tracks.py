@@ -20,6 +20,15 @@ positions moved the same way, so each points at the same sound), its take FX and
 its take envelopes: REAPER plays the stems the way it played the original. Track mode: one item per stem
 spanning the rendered range, at unity gain and without fades.
 
+Takes (``add_stem_takes``): instead of a folder, each original item gains one take per
+stem after its own takes, built the same way as an item-mode stem's take; the
+original take stays active (a plain ``TAKE`` line, never ``TAKE SEL``) and the track
+stays unmuted, so the project sounds as before until a stem take is chosen.
+
+Stem tracks are named by ``names`` (stem -> track name, default the stem's name) and
+coloured by ``colors`` (stem -> ``#RRGGBB``) in REAPER's PEAKCOL encoding
+(:func:`peakcol`).
+
 The input tree is never changed; a changed copy is returned.
 """
 
@@ -46,10 +55,29 @@ def stem_folder_name(track_name: str) -> str:
     return f"{track_name} stems"
 
 
+CUSTOM_COLOR_FLAG = 0x1000000
+"""REAPER's "custom colour set" bit, or-ed into PEAKCOL and I_CUSTOMCOLOR."""
+
+
+def peakcol(color: str) -> int:
+    """``#RRGGBB`` as a PEAKCOL value: ``0x1000000 | 0xBBGGRR``.
+
+    REAPER keeps colours in the OS's native order (``ColorToNative``); a project file
+    carries no OS, so the Windows order (``RGB()``: red in the low byte) is written,
+    the order of projects saved on Windows. REAPER on macOS or Linux may show such a
+    colour with red and blue swapped; the REAPER import calls ``ColorToNative`` and is
+    right everywhere.
+    """
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return CUSTOM_COLOR_FLAG | (blue << 16) | (green << 8) | red
+
+
 @dataclass(frozen=True)
 class _StemTrack:
-    name: str
+    name: str  # the stem's name
     items: tuple[RppNode, ...]
+    track_name: str = ""
+    color: str | None = None
 
 
 def add_stem_tracks(
@@ -59,6 +87,8 @@ def add_stem_tracks(
     *,
     new_project_path: Path,
     mute_original: bool = True,
+    names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> RppNode:
     """A copy of ``tree`` with item-mode stems of ``track`` in a folder after it.
 
@@ -70,17 +100,11 @@ def add_stem_tracks(
     """
     new_tree = tree.copy()
     track_node = _find_track_node(new_tree, track)
-    items = track_node.find_all("ITEM")
-    names = _stem_names(stems_by_item.values())
+    items = _item_nodes(track_node, track, stems_by_item)
     stem_tracks = []
-    for name in names:
+    for name in _stem_names(stems_by_item.values()):
         stem_items = []
         for index, stems in stems_by_item.items():
-            if not 0 <= index < len(items):
-                raise IndexError(
-                    f"track {track.name!r} has {len(items)} items; no item {index} "
-                    "(stems_by_item keys are Item.index values)"
-                )
             if name in stems:
                 folder = new_project_path.parent
                 source = file_source(relative_media_path(stems[name], folder))
@@ -88,9 +112,61 @@ def add_stem_tracks(
                 stem_items.append(
                     _stem_item(items[index], original, source, name, track.guid, index)
                 )
-        stem_tracks.append(_StemTrack(name, tuple(stem_items)))
+        stem_tracks.append(_stem_track_of(name, tuple(stem_items), names, colors))
     _insert_folder(new_tree, track_node, track.name, stem_tracks, mute_original)
     return new_tree
+
+
+def add_stem_takes(
+    tree: RppNode,
+    track: Track,
+    stems_by_item: Mapping[int, Mapping[str, Path]],
+    *,
+    new_project_path: Path,
+    names: Mapping[str, str] | None = None,
+) -> RppNode:
+    """A copy of ``tree`` where each item of ``track`` in ``stems_by_item`` gains one
+    take per stem (named by ``names``), after its own takes; the active take is kept.
+    """
+    new_tree = tree.copy()
+    track_node = _find_track_node(new_tree, track)
+    items = _item_nodes(track_node, track, stems_by_item)
+    folder = new_project_path.parent
+    for index, stems in stems_by_item.items():
+        original = _item_at(track, index)
+        for name, path in stems.items():
+            source = file_source(relative_media_path(path, folder))
+            guid = guid_for("stem-take", track.guid, str(index), name)
+            take_name = (names or {}).get(name, name)
+            take = _stem_take_lines(
+                items[index], original, source, take_name, guid, first_take=False
+            )
+            items[index].append(_new_line("TAKE"))
+            for line in take:
+                items[index].append(line)
+    return new_tree
+
+
+def _item_nodes(
+    track_node: RppNode, track: Track, stems_by_item: Mapping[int, Mapping[str, Path]]
+) -> list[RppNode]:
+    items = track_node.find_all("ITEM")
+    for index in stems_by_item:
+        if not 0 <= index < len(items):
+            raise IndexError(
+                f"track {track.name!r} has {len(items)} items; no item {index} "
+                "(stems_by_item keys are Item.index values)"
+            )
+    return items
+
+
+def _stem_track_of(
+    name: str,
+    items: tuple[RppNode, ...],
+    names: Mapping[str, str] | None,
+    colors: Mapping[str, str] | None,
+) -> _StemTrack:
+    return _StemTrack(name, items, (names or {}).get(name, name), (colors or {}).get(name))
 
 
 def add_track_stems(
@@ -102,6 +178,8 @@ def add_track_stems(
     *,
     new_project_path: Path,
     mute_original: bool = True,
+    names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> RppNode:
     """A copy of ``tree`` with track-mode stems of ``track``: one item per stem file,
     each spanning ``start_s``..``end_s`` (the range the track was rendered over).
@@ -115,7 +193,7 @@ def add_track_stems(
     for name, path in stems.items():
         source = file_source(relative_media_path(path, folder))
         item = _span_item(start_s, end_s, source, name, track.guid)
-        stem_tracks.append(_StemTrack(name, (item,)))
+        stem_tracks.append(_stem_track_of(name, (item,), names, colors))
     _insert_folder(new_tree, track_node, track.name, stem_tracks, mute_original)
     return new_tree
 
@@ -272,23 +350,55 @@ def _stem_item(
         _append_copy(node, segment, key)
     node.append(_new_line("SEL", "0"))
     node.append(_new_line("IGUID", guid))
-    node.append(RppLine.new(["NAME", name], quoted=(False, True)))
-    node.append(_volpan_line(item))
+    take_guid = guid_for("stem-take", guid)
+    for line in _stem_take_lines(item, original, source, name, take_guid, first_take=True):
+        node.append(line)
+    return node
+
+
+def _takevolpan_line(item: RppNode) -> RppLine:
+    """The active take's pan, volume and pan law as a TAKEVOLPAN line (a later take's)."""
+    take_lines, inline = _active_take_lines(item)
+    if inline:
+        volpan = _copied(_item_segment(item), "VOLPAN")
+        values = volpan.values[1:4] if volpan else ()
+    else:
+        takevolpan = _copied(take_lines, "TAKEVOLPAN")
+        values = takevolpan.values[:3] if takevolpan else ()
+    pan, volume, law = (tuple(values) + ("0", "1", "-1")[len(values) :])[:3]
+    return _new_line("TAKEVOLPAN", pan, volume, law)
+
+
+def _stem_take_lines(
+    item: RppNode,
+    original: Item | None,
+    source: RppNode,
+    name: str,
+    take_guid: str,
+    *,
+    first_take: bool,
+) -> list[RppNode | RppLine]:
+    """A take playing ``source`` the way ``item``'s active take plays its source.
+
+    A stem item's first (inline) take carries the item's VOLPAN; a take added after
+    others carries its own TAKEVOLPAN.
+    """
+    take_lines, _ = _active_take_lines(item)
+    lines: list[RppNode | RppLine] = [RppLine.new(["NAME", name], quoted=(False, True))]
+    lines.append(_volpan_line(item) if first_take else _takevolpan_line(item))
     offset_s, shift_s = _stem_offset_s(original)
-    node.append(_new_line("SOFFS", format_number(offset_s)))
-    node.append(_copied(take_lines, "PLAYRATE") or _new_line("PLAYRATE", *DEFAULT_PLAYRATE))
-    node.append(_new_line("CHANMODE", "0"))
-    node.append(_new_line("GUID", guid_for("stem-take", guid)))
+    lines.append(_new_line("SOFFS", format_number(offset_s)))
+    lines.append(_copied(take_lines, "PLAYRATE") or _new_line("PLAYRATE", *DEFAULT_PLAYRATE))
+    lines.append(_new_line("CHANMODE", "0"))
+    lines.append(_new_line("GUID", take_guid))
     before, after = _take_blocks(take_lines)
-    for block in before:
-        node.append(block)
-    node.append(source)
-    for block in after:
-        node.append(block)
+    lines.extend(before)
+    lines.append(source)
+    lines.extend(after)
     markers = _stretch_marker_line(original, shift_s)
     if markers is not None:
-        node.append(markers)
-    return node
+        lines.append(markers)
+    return lines
 
 
 def _append_copy(node: RppNode, lines: list[RppNode | RppLine], key: str) -> None:
@@ -414,11 +524,11 @@ def _renumber_receives(tracks: list[RppNode], last_before: int, inserted: int) -
                 line.set_values([str(source + inserted), *line.values[1:]])
 
 
-def _track_lines(name: str, guid: str, delta: int) -> list[RppLine]:
+def _track_lines(name: str, guid: str, delta: int, color: str | None = None) -> list[RppLine]:
     state = 1 if delta > 0 else (2 if delta < 0 else 0)
     return [
         RppLine.new(["NAME", name], quoted=(False, True)),
-        _new_line("PEAKCOL", "16576"),
+        _new_line("PEAKCOL", str(peakcol(color) if color else 16576)),
         _new_line("BEAT", "-1"),
         _new_line("AUTOMODE", "0"),
         _new_line("VOLPAN", "1", "0", "-1", "-1", "1"),
@@ -449,7 +559,8 @@ def _folder_track(original: RppNode, name: str) -> RppNode:
 
 def _stem_track(stem: _StemTrack, original: RppNode, delta: int) -> RppNode:
     guid = guid_for("stem-track", _track_guid(original), stem.name)
-    node = RppNode.new("TRACK", [guid], _track_lines(stem.name, guid, delta))
+    lines = _track_lines(stem.track_name or stem.name, guid, delta, stem.color)
+    node = RppNode.new("TRACK", [guid], lines)
     nchan = _copied(list(original.children), "NCHAN")
     if nchan is not None:
         node.insert(node.index_of(node.line("FX") or node.children[-1]), nchan)

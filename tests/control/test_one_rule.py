@@ -84,6 +84,11 @@ def test_resolve_reads_each_request_by_the_one_rule(resolved: list[dict[str, Any
         assert entry["text"] == text
         assert _job(entry) == (preset, prompts), entry
         assert entry["stems"] == stems, entry
+        assert entry["stems_as"] == "tracks" and entry["stem_track_name"] == "{stem} - {track}"
+    colours = [entry["colors"] for entry in resolved]
+    assert colours[0] == {"vocal": "#3A7BD5", "instrumental": "#B4B9BF"}  # presets/*.toml
+    assert colours[1] == {"hum": "#8C7A6B", "clean": "#B4B9BF"}
+    assert colours[3] == {}  # prompts made into stems on the spot have no colour
 
 
 @pytest.mark.parametrize(("text", "preset", "prompts", "stems"), REQUESTS)

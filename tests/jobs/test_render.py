@@ -103,7 +103,7 @@ def test_render_writes_stems_project_that_sounds_like_the_original(song: Path, c
     stems_project = read_project(out / "song-stems.rpp")
     names = [t.name for t in stems_project.tracks]
     keys = names.index("Keys [de-hum]")
-    assert names[keys + 1 : keys + 4] == ["Keys [de-hum] stems", "hum", "clean"]
+    assert names[keys + 1 : keys + 4] == ["Keys [de-hum] stems", "hum - Keys", "clean - Keys"]
     assert stems_project.tracks[keys].mute
     folder = stems_project.tracks[keys + 1]
     assert sum(t.folder_delta for t in stems_project.tracks) == 0

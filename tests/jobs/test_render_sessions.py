@@ -116,7 +116,7 @@ def _stem_items(stems: Project, original: Item) -> list[Item]:
     return [
         item
         for track in stems.tracks
-        if track.name in ("hum", "clean")
+        if track.name in ("hum - Keys", "clean - Keys")
         for item in track.items
         if item.position_s == original.position_s
     ]
@@ -168,12 +168,85 @@ def test_every_audio_item_renders_and_the_stems_play_like_the_original(
     assert all(i["found"] for t in report["tracks"] for i in t["items"])
 
 
+def _with_active_take(tree: rpp.RppNode, prefix: str) -> rpp.RppNode:
+    """A copy of ``tree`` where every item's take named ``prefix...`` is the active one."""
+    copy = tree.copy()
+    for item in (node for node in copy.walk() if node.tag == "ITEM"):
+        children = item.children
+        for index, child in enumerate(children):
+            if isinstance(child, rpp.RppLine) and child.key == "TAKE":
+                name = children[index + 1]
+                chosen = isinstance(name, rpp.RppLine) and name.values[0].startswith(prefix)
+                child.set_values(["SEL"] if chosen else [])
+    return copy
+
+
+def test_render_as_takes_adds_one_take_per_stem_and_keeps_the_original_active(
+    session: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    before = session.read_bytes()
+    done = cli("render", session, "--as", "takes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert session.read_bytes() == before
+    out = session.parent / "session-stems"
+    stems_path = out / "session-stems.rpp"
+    original, stems = read_project(session), read_project(stems_path)
+    # no stems folder: the same tracks, the original unmuted
+    assert [t.name for t in stems.tracks] == [t.name for t in original.tracks]
+    assert "MUTESOLO 0" in rpp.dumps(rpp.load(stems_path).find("TRACK"))  # type: ignore[arg-type]
+    for old, new in zip(original.tracks[0].items, stems.tracks[0].items, strict=True):
+        assert [t.name for t in new.takes] == [
+            *(t.name for t in old.takes),
+            "hum - Keys",
+            "clean - Keys",
+        ]
+        assert new.active_take is not None and old.active_take is not None
+        assert new.active_take.index == old.active_take.index
+        assert new.active_take.name == old.active_take.name
+        for take in new.takes[len(old.takes) :]:  # each plays its stem file from the span
+            assert take.source is not None and take.source.media is not None
+            assert take.source.media.path is not None and take.source.media.path.is_file()
+            assert take.source.media.path.parent == out
+            span = source_span(old)
+            assert take.start_offset_s == pytest.approx(
+                old.active_take.start_offset_s - span.start_s
+            )
+            assert take.play_rate == old.active_take.play_rate
+            assert take.pitch_semitones == old.active_take.pitch_semitones
+            assert take.has_take_fx == old.active_take.has_take_fx
+    report = json.loads(cli("inspect", stems_path, "--json").stdout)
+    assert report["missing_media"] == []
+    result = json.loads((out / "result.json").read_text())
+    looks = {(s["name"], s["track_name"], s["color"]) for s in result["stems"]}
+    assert looks == {("hum", "hum - Keys", "#8C7A6B"), ("clean", "clean - Keys", "#B4B9BF")}
+    # as found, the stems project plays like the original
+    reference = render_track(original.tracks[0], original, 0.0, 32.0)
+    assert null_db(reference, render_track(stems.tracks[0], stems, 0.0, 32.0)) < -90.0
+    # the hum takes played with the clean takes sound like the original track
+    tree = rpp.load(stems_path)
+    played = []
+    for prefix in ("hum - ", "clean - "):
+        path = out / f"only {prefix.strip(' -')}.rpp"
+        rpp.dump(_with_active_take(tree, prefix), path)
+        project = read_project(path)
+        assert {i.active_take.name for i in project.tracks[0].items} == {prefix + "Keys"}  # type: ignore[union-attr]
+        played.append(render_track(project.tracks[0], project, 0.0, 32.0))
+    assert null_db(reference, played[0] + played[1]) < -90.0
+
+
+def test_takes_need_item_mode(session: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("render", session, "--as", "takes", "--mode", "track")
+    assert done.returncode == 2 and "--as takes needs --mode item" in done.stderr
+    assert not (session.parent / "session-stems").exists()
+
+
 def test_stem_takes_keep_the_playrate_line_and_take_fx_verbatim(session: Path, cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("render", session).returncode == 0
     tree = rpp.load(session.parent / "session-stems" / "session-stems.rpp")
     tracks = {t.values("NAME")[0]: t for t in tree.find_all("TRACK")}  # type: ignore[index]
     originals = tracks["Keys [de-hum]"].find_all("ITEM")
-    for stem_track in ("hum", "clean"):
+    for stem_track in ("hum - Keys", "clean - Keys"):
         copies = tracks[stem_track].find_all("ITEM")
         assert len(copies) == len(originals)
         for original, copy in zip(originals, copies, strict=True):

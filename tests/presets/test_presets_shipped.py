@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from samaudio_daw.presets import (
@@ -34,6 +36,25 @@ def test_every_shipped_preset_is_described_and_documented() -> None:
         assert f"`{preset.name}`" in readme, f"{preset.name} is not listed in presets/README.md"
         assert preset.source_path is not None
         assert preset.source_path.read_text(encoding="utf-8").startswith("#"), "commented"
+
+
+def _palette() -> dict[str, str]:
+    """The kinds and colours of the table under "## Colours" in presets/README.md."""
+    readme = (shipped_presets_dir() / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Colours", 1)[1]
+    rows = re.findall(r"^\| ([^|]+?)\s+\| `(#[0-9A-F]{6})` \|$", table, flags=re.MULTILINE)
+    return {kind.split(" (")[0].split(":")[0]: colour for kind, colour in rows}
+
+
+def test_shipped_presets_colour_every_stem_from_one_palette() -> None:
+    palette = _palette()
+    assert len(palette) >= 10 and len(set(palette.values())) == len(palette)
+    for preset in load_folder(shipped_presets_dir()):
+        for stem in preset.stems:
+            assert stem.color == palette[stem.name], (preset.name, stem.name)
+        kind = preset.residual_name if preset.residual_name in palette else "residual"
+        assert preset.residual_color == palette[kind], preset.name
+        assert preset.stems_as == "tracks" and preset.stem_track_name == "{stem} - {track}"
 
 
 def test_the_examples_from_the_issue() -> None:

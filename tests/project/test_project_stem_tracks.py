@@ -12,7 +12,12 @@ import pytest
 from samaudio_daw.project import rpp
 from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
 from samaudio_daw.project.model import Project, Track, project_from_tree, read_project
-from samaudio_daw.project.stem_tracks import add_stem_tracks, add_track_stems
+from samaudio_daw.project.stem_tracks import (
+    add_stem_takes,
+    add_stem_tracks,
+    add_track_stems,
+    peakcol,
+)
 from samaudio_daw.project.timeline import (
     render_folder,
     render_item_source,
@@ -197,6 +202,79 @@ def test_stem_items_copy_lines_verbatim_and_nothing_else_changes(tmp_path: Path)
         assert take is not None and take.start_offset_s == 0.0 and take.source is not None
         assert take.source.kind == "WAVE"
         assert take.source.file == f"stems/Left-{old.index}-voc.wav"
+
+
+def test_stem_takes_are_added_inside_the_items_and_nothing_else_changes(tmp_path: Path) -> None:
+    original_text = (FIXTURES / "with-external-files.rpp").read_bytes().decode()
+    project = project_from_tree(rpp.loads(original_text), tmp_path / "song.rpp")
+    track = project.tracks[6]  # "Left", 6 WavPack items, inside a folder
+    out = tmp_path / "song-stems.rpp"
+    names = {"voc": "voc - Left", "residual": "residual - Left"}
+    tree = add_stem_takes(
+        project.tree, track, _stems(tmp_path, track), new_project_path=out, names=names
+    )
+    new_text = rpp.dumps(tree)
+    old_lines, new_lines = original_text.split("\r\n"), new_text.split("\r\n")
+    ops = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes()
+    changes = [(tag, new_lines[j1:j2]) for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+    assert {tag for tag, _ in changes} == {"insert"}  # no line changed, none removed
+    inserted = "\r\n".join(line for _, lines in changes for line in lines)
+    assert "<TRACK" not in inserted and "MUTESOLO" not in inserted
+    assert inserted.count("TAKE\r\n") == 2 * len(track.items)
+    new = project_from_tree(rpp.loads(new_text), out)
+    assert [t.name for t in new.tracks] == [t.name for t in project.tracks]
+    for old, item in zip(track.items, new.tracks[6].items, strict=True):
+        assert len(item.takes) == len(old.takes) + 2
+        assert item.active_take_index == old.active_take_index
+        assert [t.name for t in item.takes[-2:]] == ["voc - Left", "residual - Left"]
+        for take, stem in zip(item.takes[-2:], ("voc", "residual"), strict=True):
+            assert take.source is not None and take.source.kind == "WAVE"
+            assert take.source.file == f"stems/Left-{old.index}-{stem}.wav"
+
+
+def test_stem_takes_of_an_item_whose_active_take_is_not_the_first(tmp_path: Path) -> None:
+    text = new_project(RATE, 120.0, [_one_item("Gtr")])
+    root = rpp.loads(text)
+    item = root.find("TRACK").find("ITEM")  # type: ignore[union-attr]
+    assert item is not None
+    item.set_values("VOLPAN", ["0.5", "0.1", "0.9", "-1"])
+    for tokens in (["TAKE", "SEL"], ["NAME", "second"], ["TAKEVOLPAN", "-0.25", "0.75", "-1"]):
+        item.append(rpp.RppLine.new(tokens))
+    item.append(rpp.RppNode.new("SOURCE", ["WAVE"], [rpp.RppLine.new(["FILE", "b.wav"])]))
+    project = project_from_tree(root, tmp_path / "song.rpp")
+    gtr = project.tracks[0]
+    out = tmp_path / "x.rpp"
+    tree = add_stem_takes(project.tree, gtr, _stems(tmp_path, gtr), new_project_path=out)
+    new = project_from_tree(tree, out).tracks[0].items[0]
+    assert [t.name for t in new.takes][1:] == ["second", "voc", "residual"]
+    assert new.active_take_index == 1 and new.volume == 0.5
+    for take in new.takes[2:]:  # the active take's pan and volume, not the first take's
+        assert (take.volume, take.pan) == (0.75, -0.25)
+
+
+def test_stem_tracks_get_their_names_and_colours(tmp_path: Path) -> None:
+    assert peakcol("#3A7BD5") == 0x1000000 | 0xD57B3A  # red in the low byte
+    assert peakcol("#ff0000") == 0x10000FF and peakcol("#000000") == 0x1000000
+    project = _project(tmp_path, _one_item("Gtr"))
+    gtr = project.tracks[0]
+    out = tmp_path / "x.rpp"
+    tree = add_stem_tracks(
+        project.tree,
+        gtr,
+        _stems(tmp_path, gtr),
+        new_project_path=out,
+        names={"voc": "voc - Gtr"},
+        colors={"voc": "#3A7BD5", "residual": "#B4B9BF"},
+    )
+    tracks = {t.values("NAME")[0]: t for t in tree.find_all("TRACK")}  # type: ignore[index]
+    assert list(tracks) == ["Gtr", "Gtr stems", "voc - Gtr", "residual"]
+    colours = {name: track.values("PEAKCOL") for name, track in tracks.items()}
+    assert colours == {
+        "Gtr": ("16576",),
+        "Gtr stems": ("16576",),  # REAPER's default: no colour of its own
+        "voc - Gtr": (str(0x1D57B3A),),
+        "residual": (str(0x1BFB9B4),),
+    }
 
 
 def test_receives_pointing_past_the_new_tracks_are_renumbered(tmp_path: Path) -> None:
