@@ -86,7 +86,11 @@ def test_folder_renders_to_stems_at_the_same_time_references(exports: Path, cli)
     project = read_project(stems_rpp)
     names = [t.name for t in project.tracks]
     dialog = names.index("Dialog 1 [de-hum]")
-    assert names[dialog + 1 : dialog + 4] == ["Dialog 1 [de-hum] stems", "hum", "clean"]
+    assert names[dialog + 1 : dialog + 4] == [
+        "Dialog 1 [de-hum] stems",
+        "hum - Dialog 1",
+        "clean - Dialog 1",
+    ]
     assert project.tracks[dialog].mute and not project.tracks[names.index("Room tone")].mute
     for name, reference in EXPORTS.items():
         track = project.track_named(name)
