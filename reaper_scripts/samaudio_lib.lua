@@ -609,7 +609,7 @@ local function write_samples(file, info, frames)
     local n = math.min(BLOCK_FRAMES, frames - done)
     buffer.clear()
     local got = reaper.GetAudioAccessorSamples(accessor, info.rate, info.channels,
-      start_s + done / info.rate, n, buffer)
+      start_s + (info.offset_s or 0) + done / info.rate, n, buffer)
     if got < 0 then err = "REAPER could not read the audio of the " .. info.where break end
     local values = buffer.table(1, n * info.channels)
     file:write(string.pack("<" .. string.rep("f", #values), table.unpack(values)))
@@ -621,6 +621,7 @@ end
 
 --- Render the item's active take as REAPER plays it (source, offset, rate; not the
 --- item's fades or volume, which the stems get back as item properties) to `out_path`.
+--- `info.offset_s` (an audition's part of the item) starts that far into the item.
 function render.to_wav(info, out_path)
   local frames = math.floor(info.length_s * info.rate + 0.5)
   if frames < 1 then return nil, "the " .. info.where .. " is too short" end
@@ -701,10 +702,10 @@ local function sh_quoted(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
-local function posix_launcher(argv, dir)
+local function posix_launcher(argv, dir, prefix)
   local quoted = {}
   for i, part in ipairs(argv) do quoted[i] = sh_quoted(part) end
-  local d = function(name) return sh_quoted(path.join(dir, name)) end
+  local d = function(name) return sh_quoted(path.join(dir, prefix .. name)) end
   return table.concat({
     "#!/bin/sh",
     "# Written by the samaudio-daw REAPER script: runs the job, records how it ended.",
@@ -716,8 +717,8 @@ local function posix_launcher(argv, dir)
   }, "\n")
 end
 
-local function windows_launcher(argv, dir)
-  local d = function(name) return '"' .. path.join(dir, name) .. '"' end
+local function windows_launcher(argv, dir, prefix)
+  local d = function(name) return '"' .. path.join(dir, prefix .. name) .. '"' end
   return table.concat({
     "@echo off",
     "rem Written by the samaudio-daw REAPER script: runs the job, records how it ended.",
@@ -729,19 +730,19 @@ local function windows_launcher(argv, dir)
   }, "\r\n")
 end
 
---- Start `samaudio-daw run <dir>/job.json` without waiting (REAPER stays responsive).
-function bridge.start(cfg, dir)
-  local argv = config.argv(cfg, { "run", path.join(dir, "job.json"),
-    "--status-file", path.join(dir, "status.json") })
+--- Start samaudio-daw with `argv` in `dir` without waiting (REAPER stays responsive);
+--- its launcher, log and exit code are `<prefix>run.sh`, `<prefix>bridge.log` and
+--- `<prefix>exit_code.txt` there.
+function bridge.launch(argv, dir, prefix)
   local launcher, line
   if path.is_windows then
-    launcher = path.join(dir, "run.cmd")
+    launcher = path.join(dir, prefix .. "run.cmd")
     line = 'cmd.exe /S /C ""' .. launcher .. '""' -- /S: strip only the outer quotes
-    path.write_atomic(launcher, windows_launcher(argv, dir))
+    path.write_atomic(launcher, windows_launcher(argv, dir, prefix))
   else
-    launcher = path.join(dir, "run.sh")
+    launcher = path.join(dir, prefix .. "run.sh")
     line = '/bin/sh "' .. launcher .. '"'
-    path.write_atomic(launcher, posix_launcher(argv, dir))
+    path.write_atomic(launcher, posix_launcher(argv, dir, prefix))
   end
   if not path.exists(launcher) then return nil, "cannot write " .. launcher end
   -- -1: do not wait (-2 also minimizes the console window on Windows)
@@ -760,9 +761,9 @@ function bridge.request_cancel(dir)
   if not path.exists(file) then path.write_atomic(file, "cancel\n") end
 end
 
---- The last "samaudio-daw: ..." line of the bridge's log, or nil.
-function bridge.last_error(dir)
-  local text = path.read(path.join(dir, "bridge.log")) or ""
+--- The last "samaudio-daw: ..." line of the bridge's log (`<prefix>bridge.log`), or nil.
+function bridge.last_error(dir, prefix)
+  local text = path.read(path.join(dir, (prefix or "") .. "bridge.log")) or ""
   local last
   for line in text:gmatch("[^\r\n]+") do
     if line:match("^samaudio%-daw: ") then last = line end
@@ -791,8 +792,10 @@ local window = {}
 M.window = window
 window.__index = window
 
+window.ROW_H = 52
+
 function window.open(title)
-  gfx.init(title, 440, 116)
+  gfx.init(title, 520, 14 + 6 * window.ROW_H)
   gfx.setfont(1, "Arial", 16)
   return setmetatable({ open = true, previous_cap = 0 }, window)
 end
@@ -801,25 +804,35 @@ local function inside(x, y, w, h)
   return gfx.mouse_x >= x and gfx.mouse_x < x + w and gfx.mouse_y >= y and gfx.mouse_y < y + h
 end
 
---- Draw `message` and a bar at `fraction`; returns "cancel" when the user asks to stop.
-function window:draw(message, fraction)
+--- Draw one row per job ({text, fraction, cancelling}), each with a bar and its own
+--- "Cancel #n" button. Returns n when that button is pressed, "all" when the window
+--- is closed or Escape pressed, else nil.
+function window:draw_rows(rows, idle_text)
   if not self.open then return nil end
   local key = gfx.getchar()
-  if key < 0 then self.open = false return "cancel" end -- window closed
+  if key < 0 then self.open = false return "all" end -- window closed
   local w, h = gfx.w, gfx.h
   gfx.set(0.16, 0.16, 0.16) gfx.rect(0, 0, w, h, 1)
-  gfx.set(0.9, 0.9, 0.9) gfx.x, gfx.y = 14, 14 gfx.drawstr(message)
-  gfx.set(0.3, 0.3, 0.3) gfx.rect(14, 44, w - 28, 14, 1)
-  local filled = math.floor((w - 28) * math.min(math.max(fraction, 0), 1))
-  gfx.set(0.25, 0.7, 0.45) gfx.rect(14, 44, filled, 14, 1)
-  local bx, by, bw, bh = w - 104, h - 40, 90, 26
-  gfx.set(0.35, 0.35, 0.35) gfx.rect(bx, by, bw, bh, 1)
-  gfx.set(1, 1, 1) gfx.x, gfx.y = bx + 18, by + 5 gfx.drawstr("Cancel")
+  if #rows == 0 then gfx.set(0.9, 0.9, 0.9) gfx.x, gfx.y = 14, 14 gfx.drawstr(idle_text) end
+  local click = gfx.mouse_cap & 1 == 1 and self.previous_cap & 1 == 0
+  local pressed
+  for i, row in ipairs(rows) do
+    local y = 14 + (i - 1) * window.ROW_H
+    gfx.set(0.9, 0.9, 0.9) gfx.x, gfx.y = 14, y gfx.drawstr(row.text)
+    gfx.set(0.3, 0.3, 0.3) gfx.rect(14, y + 24, w - 140, 10, 1)
+    local filled = math.floor((w - 140) * math.min(math.max(row.fraction, 0), 1))
+    gfx.set(0.25, 0.7, 0.45) gfx.rect(14, y + 24, filled, 10, 1)
+    if not row.cancelling then
+      local bx, by, bw, bh = w - 110, y + 8, 96, 26
+      gfx.set(0.35, 0.35, 0.35) gfx.rect(bx, by, bw, bh, 1)
+      gfx.set(1, 1, 1) gfx.x, gfx.y = bx + 10, by + 5 gfx.drawstr("Cancel #" .. i)
+      if click and inside(bx, by, bw, bh) then pressed = i end
+    end
+  end
   gfx.update()
-  local pressed = gfx.mouse_cap & 1 == 1 and self.previous_cap & 1 == 0 and inside(bx, by, bw, bh)
   self.previous_cap = gfx.mouse_cap
-  if key == 27 or pressed then return "cancel" end
-  return nil
+  if key == 27 then return "all" end
+  return pressed
 end
 
 function window:close()
@@ -1173,70 +1186,6 @@ function separate.prepare(cfg, infos, selections)
   return dir
 end
 
---- What happens once the run has ended: import the stems, or say why not.
-function separate.finish(ctx, status)
-  ctx.finished = true
-  ctx.window:close()
-  if status.state == "done" and not ctx.cancelling then
-    local result = status.result or path.join(ctx.dir, "stems", "result.json")
-    local count, err = import.run(result)
-    if not count then M.message(err, M.TITLE .. ": import failed") end
-  elseif status.state == "failed" then
-    M.message(status.message or "samaudio-daw failed", M.TITLE .. ": separation failed")
-  elseif ctx.cancelling then
-    M.console("cancelled; the project was not changed")
-  else
-    local line = bridge.last_error(ctx.dir) or string.format(
-      "samaudio-daw stopped (exit code %s) without finishing; see %s",
-      tostring(status.code), path.join(ctx.dir, "bridge.log"))
-    M.message(line, M.TITLE .. ": separation failed")
-  end
-end
-
-local function percent(fraction)
-  return string.format("%d%%", math.floor(100 * math.min(math.max(fraction, 0), 1) + 0.5))
-end
-
-local function poll_once(ctx)
-  local status = bridge.poll(ctx.dir)
-  if status and status.state ~= "running" then return status end
-  if status then
-    ctx.fraction = tonumber(status.progress) or ctx.fraction
-    if ctx.cancelling then
-      bridge.request_cancel(ctx.dir) -- the runner clears a request made before it started
-    else
-      ctx.message = "separating " .. percent(ctx.fraction) .. "  " .. tostring(status.message or "")
-    end
-  end
-  return nil
-end
-
---- Follow the background run with a progress window, without blocking REAPER.
-function separate.follow(dir, title)
-  local ctx = { dir = dir, window = window.open(title), message = "starting samaudio-daw...",
-    fraction = 0, last_poll = -math.huge, cancelling = false, finished = false }
-  reaper.atexit(function()
-    if not ctx.finished then bridge.request_cancel(dir) end
-    ctx.window:close()
-  end)
-  local function step()
-    if ctx.window:draw(ctx.message, ctx.fraction) == "cancel" and not ctx.cancelling then
-      ctx.cancelling = true
-      ctx.message = "cancelling..."
-      bridge.request_cancel(dir)
-    end
-    local now = reaper.time_precise()
-    if now - ctx.last_poll >= separate.POLL_S then
-      ctx.last_poll = now
-      local final = poll_once(ctx)
-      if final then return separate.finish(ctx, final) end
-    end
-    reaper.defer(step)
-  end
-  step()
-  return ctx
-end
-
 --- The whole action; `mode` is "items" (selected items) or "tracks" (selected tracks).
 function separate.run(script_dir, mode)
   local cfg, err = config.load(script_dir)
@@ -1258,9 +1207,10 @@ function separate.run(script_dir, mode)
   if not accept_take_fx(infos) then return end
   dir, err = separate.prepare(cfg, infos, selections)
   if not dir then return M.message(err, M.TITLE) end
-  local started, start_err = bridge.start(cfg, dir)
-  if not started then return M.message(start_err, M.TITLE .. ": bridge failed") end
-  return separate.follow(dir, M.TITLE .. ": separating " .. #infos .. " item(s)")
+  local followed, queue_err = M.queue.submit(cfg, dir,
+    { kind = "separate", title = "separate " .. #infos .. " item(s)" })
+  if not followed then return M.message(queue_err, M.TITLE .. ": bridge failed") end
+  return followed
 end
 
 ---------------------------------------------------------------------------
@@ -1427,6 +1377,406 @@ function import.run_last_osc_result(script_dir)
   reaper.SetExtState(M.EXT_SECTION, import.LAST_OSC_KEY, key, true)
   M.console(string.format("imported %d stem item(s) of job %s from %s", count, done.job_id,
     done.result))
+end
+
+---------------------------------------------------------------------------
+-- The queue: every action's job goes to one `samaudio-daw queue run` process
+---------------------------------------------------------------------------
+
+-- Each action drops its job folder under job.base_folder() (with a file "queued") and
+-- returns at once; one runner per jobs folder runs them (one at a time on a GPU, up to
+-- "jobs" of the config at once on the CPU). One window follows every job this REAPER
+-- queued, imports each as it ends, shows time left and cancels any one of them.
+
+local queue = {}
+M.queue = queue
+queue.JOBS_KEY = "queue_jobs" -- ExtState: the jobs followed (JSON list)
+queue.WINDOW_KEY = "queue_window" -- ExtState: time_precise of the window's last round
+queue.STARTED_KEY = "queue_started" -- ExtState: when we last started a runner
+queue.HEARTBEAT_S = 5 -- the runner rewrites queue.json five times a second
+queue.START_GRACE_S = 30 -- a runner just started may take this long to say it runs
+queue.PREFIX = "queue-" -- the runner's launcher, log and exit code in the jobs folder
+
+function queue.entries()
+  local text = reaper.GetExtState(M.EXT_SECTION, queue.JOBS_KEY)
+  local list = text ~= "" and json.decode(text) or nil
+  return type(list) == "table" and list or {}
+end
+
+local function save_entries(list)
+  if #list == 0 then return reaper.DeleteExtState(M.EXT_SECTION, queue.JOBS_KEY, false) end
+  reaper.SetExtState(M.EXT_SECTION, queue.JOBS_KEY, json.encode(json.array(list)), false)
+end
+
+--- Whether a runner answers for `base`: its heartbeat file is recent.
+function queue.runner_alive(base)
+  local text = path.read(path.join(base, "queue.json"))
+  local doc = text and json.decode(text)
+  return type(doc) == "table" and tonumber(doc.updated) ~= nil
+    and os.time() - doc.updated < queue.HEARTBEAT_S
+end
+
+--- The exit code of the last runner started for `base`, or nil while it runs.
+function queue.runner_exit(base)
+  local text = path.read(path.join(base, queue.PREFIX .. "exit_code.txt"))
+  return text and tonumber(text:match("%-?%d+"))
+end
+
+--- Start a runner for `base` unless one runs or is starting.
+function queue.ensure_runner(cfg, base)
+  if queue.runner_alive(base) then return true end
+  local started = tonumber(reaper.GetExtState(M.EXT_SECTION, queue.STARTED_KEY))
+  if started and reaper.time_precise() - started < queue.START_GRACE_S
+      and not queue.runner_exit(base) then
+    return true
+  end
+  os.remove(path.join(base, queue.PREFIX .. "exit_code.txt")) -- our launcher's, from before
+  reaper.SetExtState(M.EXT_SECTION, queue.STARTED_KEY, tostring(reaper.time_precise()), false)
+  local argv = config.argv(cfg, { "queue", "run", base, "--jobs", tostring(cfg.jobs or 1) })
+  return bridge.launch(argv, base, queue.PREFIX)
+end
+
+--- Queue the job whose job.json is in `dir` and follow it. `entry`: {kind, title, ...}
+--- ("separate", "audition" or "commit"). Returns the window's context, or nil and why.
+function queue.submit(cfg, dir, entry)
+  local ok, err = path.write_atomic(path.join(dir, "queued"), "queued by REAPER\n")
+  if not ok then return nil, "cannot queue the job in " .. dir .. " (" .. tostring(err) .. ")" end
+  entry.dir, entry.base = dir, path.dirname(dir)
+  local list = queue.entries()
+  list[#list + 1] = entry
+  save_entries(list)
+  local started, start_err = queue.ensure_runner(cfg, entry.base)
+  if not started then return nil, start_err end
+  return queue.follow(cfg)
+end
+
+local function duration(seconds)
+  seconds = math.floor(seconds + 0.5)
+  if seconds < 60 then return seconds .. " s" end
+  return string.format("%d min %02d s", seconds // 60, seconds % 60)
+end
+queue.duration = duration
+
+--- One window row for a job still going.
+function queue.row(entry, status, cancelling)
+  local text, fraction = entry.title .. ": ", 0
+  if cancelling then
+    text = text .. "cancelling..."
+  elseif not status or status.state == "queued" then
+    text = text .. (status and status.message or "waiting for samaudio-daw")
+    if entry.estimate_s then text = text .. ", about " .. duration(entry.estimate_s) end
+  else
+    fraction = tonumber(status.progress) or 0
+    text = text .. string.format("%d%%", math.floor(100 * fraction + 0.5))
+    if tonumber(status.left_s) then text = text .. ", " .. duration(status.left_s) .. " left" end
+  end
+  return { text = text, fraction = fraction, cancelling = cancelling }
+end
+
+local FINAL = { done = true, failed = true, cancelled = true }
+
+--- What happens once a job has ended: import its stems, or say why not.
+function queue.finish(entry, status, cancelling)
+  if status.state == "done" and not cancelling then
+    local result = status.result or path.join(entry.dir, "stems", "result.json")
+    if entry.kind == "audition" then return M.audition.show(entry, result, status) end
+    local count, err = import.run(result)
+    if not count then M.message(err, M.TITLE .. ": import failed") end
+  elseif status.state == "failed" then
+    M.message(status.message or "samaudio-daw failed", M.TITLE .. ": separation failed")
+  elseif cancelling or status.state == "cancelled" then
+    M.console(entry.title .. ": cancelled; the project was not changed")
+  else
+    local line = bridge.last_error(entry.base, queue.PREFIX) or string.format(
+      "samaudio-daw stopped (exit code %s) without finishing; see %s", tostring(status.code),
+      path.join(entry.base, queue.PREFIX .. "bridge.log"))
+    M.message(line, M.TITLE .. ": separation failed")
+  end
+end
+
+--- One round: finish the jobs that ended, restart a runner that idled out too early;
+--- returns the rows of the jobs still going.
+function queue.round(ctx)
+  local rows, ended = {}, {}
+  for _, entry in ipairs(queue.entries()) do
+    local status = bridge.poll(entry.dir)
+    local cancelling = ctx.cancelling[entry.dir]
+    local code = not queue.runner_alive(entry.base) and queue.runner_exit(entry.base)
+    if status and FINAL[status.state] then
+      ended[entry.dir] = true
+      queue.finish(entry, status, cancelling)
+    elseif code and code ~= 0 then -- the runner could not start (its log says why)
+      ended[entry.dir] = true
+      queue.finish(entry, { state = "exited", code = code }, cancelling)
+    else
+      if cancelling then bridge.request_cancel(entry.dir) end
+      if code == 0 then queue.ensure_runner(ctx.cfg, entry.base) end -- it idled out too soon
+      rows[#rows + 1] = queue.row(entry, status, cancelling)
+    end
+  end
+  -- Read again: an action may have queued a job while a finish above showed a dialog.
+  local kept = {}
+  for _, entry in ipairs(queue.entries()) do
+    if not ended[entry.dir] then kept[#kept + 1] = entry end
+  end
+  save_entries(kept)
+  return rows, #kept
+end
+
+local function end_following(ctx)
+  ctx.finished = true
+  ctx.window:close()
+  for _, key in ipairs({ queue.WINDOW_KEY, queue.STARTED_KEY }) do
+    reaper.DeleteExtState(M.EXT_SECTION, key, false)
+  end
+end
+
+--- Follow every queued job in one window until all have ended; an action run while
+--- the window is open only adds its job to it.
+function queue.follow(cfg)
+  local beat = tonumber(reaper.GetExtState(M.EXT_SECTION, queue.WINDOW_KEY))
+  if beat and reaper.time_precise() - beat < 1 then return { joined = true } end
+  local ctx = { cfg = cfg, window = window.open(M.TITLE .. ": queue"), rows = {},
+    cancelling = {}, ended = {}, last_poll = -math.huge, finished = false }
+  reaper.atexit(function()
+    if ctx.finished then return end
+    for _, entry in ipairs(queue.entries()) do bridge.request_cancel(entry.dir) end
+    end_following(ctx)
+  end)
+  local function step()
+    reaper.SetExtState(M.EXT_SECTION, queue.WINDOW_KEY, tostring(reaper.time_precise()), false)
+    local now = reaper.time_precise()
+    if now - ctx.last_poll >= separate.POLL_S then
+      ctx.last_poll = now
+      local rows, left = queue.round(ctx)
+      ctx.rows = rows
+      if left == 0 then return end_following(ctx) end
+    end
+    local pressed = ctx.window:draw_rows(ctx.rows, "starting samaudio-daw...")
+    local entries = queue.entries()
+    for i, entry in ipairs(entries) do
+      if pressed == "all" or pressed == i then
+        ctx.cancelling[entry.dir] = true
+        bridge.request_cancel(entry.dir)
+        ctx.rows[i] = queue.row(entry, nil, true)
+      end
+    end
+    if pressed == "all" and not ctx.window.open then
+      -- closed: the jobs are cancelled; nothing more to show
+      for _, entry in ipairs(entries) do M.console(entry.title .. ": cancelled") end
+      save_entries({})
+      return end_following(ctx)
+    end
+    reaper.defer(step)
+  end
+  step()
+  return ctx
+end
+
+---------------------------------------------------------------------------
+-- Audition: a preset on a short part, in a temporary folder; Discard; Commit
+---------------------------------------------------------------------------
+
+local audition = {}
+M.audition = audition
+audition.SECONDS = 20 -- without a time selection: the first 20 s of each item
+audition.PREFIX = "AUDITION \u{2013} " -- the temporary folder's name: "AUDITION – <preset>"
+audition.KEY = "audition" -- ExtState: the last audition's settings, for Commit
+
+--- The part of each item to audition: the time selection where it overlaps the item,
+--- else the item's first audition.SECONDS. Items outside a time selection are left out.
+function audition.parts(infos)
+  local ts_start, ts_end = project.time_selection()
+  local parts = {}
+  for _, info in ipairs(infos) do
+    local from, to = info.position_s, info.position_s + math.min(info.length_s, audition.SECONDS)
+    if ts_start then
+      from, to = math.max(ts_start, info.position_s), math.min(ts_end, info.position_s + info.length_s)
+    end
+    if to - from > 0.01 then
+      parts[#parts + 1] = setmetatable(
+        { offset_s = from - info.position_s, position_s = from, length_s = to - from },
+        { __index = info })
+    end
+  end
+  return parts
+end
+
+local function label_of(infos, selections)
+  local seen, labels = {}, {}
+  for _, info in ipairs(infos) do
+    local selection = selections[info.track_guid]
+    local label = selection.preset or table.concat(selection.prompts, ", ")
+    if not seen[label] then seen[label] = true labels[#labels + 1] = label end
+  end
+  return table.concat(labels, ", ")
+end
+
+--- The tracks of the audition folder (the folder first), or an empty list.
+function audition.tracks()
+  for i = 0, reaper.CountTracks(0) - 1 do
+    local track = reaper.GetTrack(0, i)
+    if project.track_name(track):sub(1, #audition.PREFIX) == audition.PREFIX then
+      local found, level = { track }, reaper.GetMediaTrackInfo_Value(track, "I_FOLDERDEPTH")
+      local j = i + 1
+      while level > 0 and j < reaper.CountTracks(0) do
+        local child = reaper.GetTrack(0, j)
+        found[#found + 1] = child
+        level = level + reaper.GetMediaTrackInfo_Value(child, "I_FOLDERDEPTH")
+        j = j + 1
+      end
+      return found
+    end
+  end
+  return {}
+end
+
+--- Remove the audition folder and its tracks (inside the caller's undo block).
+function audition.remove()
+  local tracks = audition.tracks()
+  for i = #tracks, 1, -1 do reaper.DeleteTrack(tracks[i]) end
+  return #tracks
+end
+
+local function audition_track(index, name, folder_depth)
+  reaper.InsertTrackAtIndex(index, false)
+  local track = reaper.GetTrack(0, index)
+  reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
+  reaper.SetMediaTrackInfo_Value(track, "I_FOLDERDEPTH", folder_depth)
+  return track
+end
+
+local function audition_item(track, file, name, position_s, length_s)
+  local source = reaper.PCM_Source_CreateFromFile(file)
+  if not source then error(file .. ": REAPER cannot open this stem") end
+  local item = reaper.AddMediaItemToTrack(track)
+  local take = reaper.AddTakeToMediaItem(item)
+  reaper.SetMediaItemTake_Source(take, source)
+  reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true)
+  reaper.SetMediaItemInfo_Value(item, "D_POSITION", position_s)
+  reaper.SetMediaItemInfo_Value(item, "D_LENGTH", length_s)
+  reaper.SetMediaItemInfo_Value(item, "B_LOOPSRC", 0)
+end
+
+local function show_plan(plan, label)
+  audition.remove()
+  local names_in_order, seen = {}, {}
+  for _, group in ipairs(plan.groups) do
+    for _, name in ipairs(group.stem_names) do
+      if not seen[name] then seen[name] = true names_in_order[#names_in_order + 1] = name end
+    end
+  end
+  local at = reaper.CountTracks(0)
+  audition_track(at, audition.PREFIX .. label, 1)
+  local children = {}
+  for i, name in ipairs(names_in_order) do
+    children[name] = audition_track(at + i, name, i == #names_in_order and -1 or 0)
+  end
+  for _, group in ipairs(plan.groups) do
+    for _, entry in ipairs(group.item_order) do
+      for name, file in pairs(entry.files) do
+        audition_item(children[name], file, name, entry.position_s, entry.length_s)
+      end
+    end
+  end
+end
+
+--- Show a finished audition: the previous one goes, the new folder comes, one undo step.
+function audition.show(entry, result_file, status)
+  local plan, err = import.plan(result_file)
+  if not plan then return M.message(err, M.TITLE .. ": import failed") end
+  reaper.Undo_BeginBlock()
+  reaper.PreventUIRefresh(1)
+  local ok, show_err = pcall(show_plan, plan, entry.label)
+  reaper.PreventUIRefresh(-1)
+  reaper.TrackList_AdjustWindows(false)
+  reaper.UpdateArrange()
+  reaper.Undo_EndBlock(M.TITLE .. ": audition " .. entry.label, -1)
+  if not ok then return M.message(tostring(show_err), M.TITLE .. ": import failed") end
+  local settings = { dir = entry.dir, label = entry.label, items = entry.items,
+    selections = entry.selections, audition_s = status.audition_s,
+    estimate_s = status.estimate_full_s }
+  reaper.SetExtState(M.EXT_SECTION, audition.KEY, json.encode(settings), false)
+  M.console(string.format("audition of %s: %s of audio took %s; the full separation " ..
+    "would take about %s", entry.label, duration(tonumber(status.audio_s) or 0),
+    duration(tonumber(status.audition_s) or 0), duration(tonumber(status.estimate_full_s) or 0)))
+end
+
+--- The action "Audition preset on selection".
+function audition.run(script_dir)
+  local cfg, err = config.load(script_dir)
+  if not cfg then return M.message(err, M.TITLE .. ": bridge missing") end
+  local items = project.selected_items()
+  if #items == 0 then
+    return M.message("Select one or more items first (and, optionally, a time selection).",
+      M.TITLE)
+  end
+  local infos, selections, dir
+  infos, err = separate.describe(items)
+  if not infos then return M.message(err, M.TITLE) end
+  local parts = audition.parts(infos)
+  if #parts == 0 then
+    return M.message("The time selection does not cross any selected item.", M.TITLE)
+  end
+  selections, err = separate.selections(cfg, infos)
+  if not selections then
+    if err then M.message(err, M.TITLE .. ": audition failed") end
+    return
+  end
+  if not accept_take_fx(infos) then return end
+  dir, err = separate.prepare(cfg, parts, selections)
+  if not dir then return M.message(err, M.TITLE) end
+  local full = 0
+  local guids = {}
+  for i, info in ipairs(infos) do full, guids[i] = full + info.length_s, info.item_guid end
+  path.write_atomic(path.join(dir, "audition.json"), json.encode({ full_length_s = full }) .. "\n")
+  local label = label_of(infos, selections)
+  local followed, queue_err = queue.submit(cfg, dir, { kind = "audition", label = label,
+    title = "audition " .. label, items = json.array(guids), selections = selections })
+  if not followed then return M.message(queue_err, M.TITLE .. ": bridge failed") end
+  return followed
+end
+
+--- The action "Discard audition": the audition folder goes, in one undo step.
+function audition.discard()
+  if #audition.tracks() == 0 then return M.message("There is no audition to discard.", M.TITLE) end
+  reaper.Undo_BeginBlock()
+  reaper.PreventUIRefresh(1)
+  audition.remove()
+  reaper.PreventUIRefresh(-1)
+  reaper.TrackList_AdjustWindows(false)
+  reaper.UpdateArrange()
+  reaper.Undo_EndBlock(M.TITLE .. ": discard audition", -1)
+  reaper.DeleteExtState(M.EXT_SECTION, audition.KEY, false)
+end
+
+--- The action "Commit audition": the full separation of the auditioned items with the
+--- same settings, queued like Separate; the window shows the audition's estimate.
+function audition.commit(script_dir)
+  local cfg, err = config.load(script_dir)
+  if not cfg then return M.message(err, M.TITLE .. ": bridge missing") end
+  local text = reaper.GetExtState(M.EXT_SECTION, audition.KEY)
+  local settings = text ~= "" and json.decode(text) or nil
+  if type(settings) ~= "table" then
+    return M.message("There is no audition to commit: run \"Audition preset on selection\" first.",
+      M.TITLE)
+  end
+  local items = {}
+  for i, guid in ipairs(settings.items) do
+    items[i] = project.find_item(guid)
+    if not items[i] then
+      return M.message("An auditioned item is gone (" .. guid .. "); audition again.", M.TITLE)
+    end
+  end
+  local infos, dir
+  infos, err = separate.describe(items)
+  if not infos then return M.message(err, M.TITLE) end
+  dir, err = separate.prepare(cfg, infos, settings.selections)
+  if not dir then return M.message(err, M.TITLE) end
+  local followed, queue_err = queue.submit(cfg, dir, { kind = "commit",
+    title = "commit " .. settings.label, estimate_s = settings.estimate_s })
+  if not followed then return M.message(queue_err, M.TITLE .. ": bridge failed") end
+  return followed
 end
 
 return M

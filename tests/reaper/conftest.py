@@ -297,7 +297,7 @@ def _cancelled(scripts: Path, media: Path, audio: Path) -> dict[str, Any]:
             {"name": "Other", "items": [item(0.0, 3.0, audio, selected=False)]},
         ],
         "time_selection": [0.5, 1.5],
-        "events": [{"cycle": 2, "click": "Cancel"}],
+        "events": [{"cycle": 2, "click": "Cancel #1"}],
     }
 
 

@@ -21,5 +21,7 @@ if scenario.prelude then
   if not ok then io.stderr:write(err, "\n") os.exit(1) end
 end
 if scenario.script then emu.run_script(scenario.script) end
-emu.loop()
+-- More actions: each {script = file, cycle = n} starts at that cycle of the defer loop
+-- (while earlier ones still run); without a cycle, once everything before it has ended.
+emu.loop(scenario.scripts)
 emu.write_dump(assert(scenario.dump, "scenario.dump: where to write the result"))

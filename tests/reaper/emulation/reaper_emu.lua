@@ -275,6 +275,13 @@ define("InsertTrackAtIndex", { "integer", "boolean" }, function(idx)
   changed("InsertTrackAtIndex")
 end)
 
+define("DeleteTrack", { "MediaTrack" }, function(track)
+  for i, t in ipairs(S.tracks) do
+    if t == track then table.remove(S.tracks, i) changed("DeleteTrack") return end
+  end
+  error("DeleteTrack: no such track", 2)
+end)
+
 define("GetTrackGUID", { "MediaTrack" }, function(track) return track.guid end)
 
 define("GetSetMediaTrackInfo_String", { "MediaTrack", "string", "string", "boolean" },
@@ -557,6 +564,13 @@ define("GetExtState", { "string", "string" }, function(section, key)
   return (S.ext_state[section] or {})[key] or ""
 end)
 
+define("DeleteExtState", { "string", "string", "boolean" }, function(section, key)
+  if S.ext_state[section] then
+    S.ext_state[section][key] = nil
+    if next(S.ext_state[section]) == nil then S.ext_state[section] = nil end
+  end
+end)
+
 define("SetExtState", { "string", "string", "string", "boolean" }, function(section, key, value)
   S.ext_state[section] = S.ext_state[section] or {}
   S.ext_state[section][key] = value
@@ -773,14 +787,26 @@ local function apply_events()
 end
 
 --- Run deferred functions until none is queued (or the scenario times out), then atexit.
-function emu.loop()
+--- `later`: more scripts to run, at a cycle of the loop or once it is idle.
+function emu.loop(later)
   local started = os.time()
-  while #S.deferred > 0 and #S.errors == 0 do
+  local pending = {}
+  for _, entry in ipairs(later or {}) do pending[#pending + 1] = entry end
+  local function start_due(idle)
+    while pending[1] and ((pending[1].cycle and pending[1].cycle <= S.cycle)
+        or (idle and not pending[1].cycle)) do
+      emu.run_script(table.remove(pending, 1).script)
+      if idle then return end
+    end
+  end
+  while (#S.deferred > 0 or #pending > 0) and #S.errors == 0 do
+    if #S.deferred == 0 then start_due(true) end
     local batch = S.deferred
     S.deferred = {}
     S.cycle = S.cycle + 1
     S.clock = S.clock + S.tick_s
     apply_events()
+    start_due(false)
     for _, fn in ipairs(batch) do xpcall(fn, record_error) end
     if os.time() - started > S.timeout_s then
       record_error("emulation: defer loop still running after " .. S.timeout_s .. " s")
