@@ -340,6 +340,7 @@ local function check_config(doc, file)
   end
   doc.backend = doc.backend or "dsp"
   doc.presets = doc.presets or json.array({})
+  doc.jobs = math.tointeger(doc.jobs) or 1 -- queued jobs at once on the CPU
   doc.file = file
   return doc
 end
@@ -1432,7 +1433,7 @@ function queue.ensure_runner(cfg, base)
   end
   os.remove(path.join(base, queue.PREFIX .. "exit_code.txt")) -- our launcher's, from before
   reaper.SetExtState(M.EXT_SECTION, queue.STARTED_KEY, tostring(reaper.time_precise()), false)
-  local argv = config.argv(cfg, { "queue", "run", base, "--jobs", tostring(cfg.jobs or 1) })
+  local argv = config.argv(cfg, { "queue", "run", base, "--jobs", tostring(cfg.jobs) })
   return bridge.launch(argv, base, queue.PREFIX)
 end
 

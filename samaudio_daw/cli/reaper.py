@@ -47,6 +47,13 @@ def reaper() -> None:
     help="The --done-file `samaudio-daw serve` writes, for the 'Import last OSC result' "
     "action (default: the server's default, <temp>/samaudio-daw/last-result.json).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Queued jobs run at once on the CPU (on a GPU always one).",
+)
 @click.pass_context
 def install_command(
     ctx: click.Context,
@@ -56,6 +63,7 @@ def install_command(
     preset_folders: tuple[Path, ...],
     config_only: bool,
     done_file: Path | None,
+    jobs: int,
 ) -> None:
     """Copy the ReaScripts into REAPER's Scripts folder and write their config."""
 
@@ -77,6 +85,7 @@ def install_command(
             preset_folders=preset_folders,
             config_only=config_only,
             done_file=done_file,
+            jobs=jobs,
         )
         for script in report.scripts:
             click.echo(f"installed {script}")

@@ -149,11 +149,13 @@ def config_document(
     backend: str,
     preset_folders: Sequence[Path],
     done_file: Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, object]:
     """The config the Lua scripts read (``samaudio_lib.lua``, ``config.load``).
 
     ``done_file``: where ``samaudio-daw serve --done-file`` writes the finished job; left
     out when None (the scripts then use the server's default in the temporary folder).
+    ``jobs``: how many queued jobs the queue runner runs at once on the CPU.
     """
     if '"' in "".join(command):
         raise InstallError(
@@ -165,6 +167,7 @@ def config_document(
         "command": list(command),
         "backend": backend,
         "presets": [os.path.abspath(folder) for folder in preset_folders],
+        "jobs": jobs,
         "written_by": f"samaudio-daw {__version__}",
     }
     if done_file is not None:
@@ -188,10 +191,11 @@ def install(
     preset_folders: Sequence[Path] = (),
     config_only: bool = False,
     done_file: Path | None = None,
+    jobs: int = 1,
 ) -> InstallReport:
     """Copy the scripts (unless ``config_only``) and write the config under ``resource``."""
     target = resource / "Scripts" / SCRIPTS_FOLDER
-    document = config_document(command, backend, preset_folders, done_file)
+    document = config_document(command, backend, preset_folders, done_file, jobs)
     sources = [] if config_only else shipped_scripts(scripts_dir or shipped_scripts_dir())
     try:
         target.mkdir(parents=True, exist_ok=True)

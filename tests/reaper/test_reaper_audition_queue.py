@@ -203,3 +203,5 @@ def test_three_jobs_in_a_row_one_cancelled_the_others_imported(
     assert "separate 1 item(s): cancelled; the project was not changed" in dump["console"]
     assert dump["gfx"]["inits"] == 1  # one window followed the three jobs
     assert len([e for e in dump["exec"] if "queue-run" in e["cmdline"]]) == 1
+    launcher = (Path(scenario["media_path"]) / "samaudio" / "queue-run.sh").read_text()
+    assert "'queue' 'run'" in launcher and "'--jobs' '1'" in launcher

@@ -153,3 +153,13 @@ def test_bridge_command_prefers_the_running_program(tmp_path: Path) -> None:
 def test_a_path_with_a_double_quote_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallError, match="double quote"):
         install(tmp_path, ['/odd"dir/samaudio-daw'], config_only=True)
+
+
+def test_jobs_reaches_the_config_the_queue_runner_is_started_with(tmp_path: Path) -> None:
+    args = ("--resource-path", str(tmp_path), "--executable", str(SAMAUDIO), "--config-only")
+    code, _, err = _install(*args, "--jobs", "3")
+    assert code == 0, err
+    config = json.loads((tmp_path / "Scripts" / SCRIPTS_FOLDER / CONFIG_FILE_NAME).read_text())
+    assert config["jobs"] == 3
+    code, _, err = _install(*args, "--jobs", "0")
+    assert code == 2 and "--jobs" in err
