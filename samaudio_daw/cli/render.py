@@ -55,6 +55,12 @@ from samaudio_daw.cli.shell import EXIT_SKIPPED, run_command
     "items (item mode; the original take stays active). Default: each preset's stems_as.",
 )
 @click.option("--keep-original-unmuted", is_flag=True, help="Leave the original track unmuted.")
+@click.option(
+    "--reference-audio",
+    is_flag=True,
+    help="DAWproject sessions: reference the stems beside <name>-stems.dawproject "
+    "instead of embedding them in it.",
+)
 @media_dir_option
 @separating_options
 @click.pass_context
@@ -66,10 +72,14 @@ def render(
     mode: str,
     stems_as: str | None,
     keep_original_unmuted: bool,
+    reference_audio: bool,
     media_dirs: tuple[Path, ...],
     **params: Any,
 ) -> None:
     """Separate the tracks of REAPER PROJECTS and write <project>-stems.rpp with stem tracks.
+
+    A DAWproject session (song.dawproject) gets song-stems.dawproject: the session with a
+    stems group after each processed track, the stems embedded (or --reference-audio).
 
     A folder of exported tracks (or audio files) is a session too: each file is a track
     named by its file name, placed at its BWF time reference; besides the .rpp it gets
@@ -98,6 +108,7 @@ def render(
             executor=chosen,
             media_dirs=media_dirs,
             wait=not params["no_wait"],
+            reference_audio=reference_audio,
         )
         outcomes = render_projects(
             list(projects),

@@ -1,4 +1,5 @@
-"""The stems of a render as a DAWproject session, beside the ``.rpp`` one.
+"""The stems of a render as a DAWproject session: beside the ``.rpp`` for exported
+files, or the rendered ``.dawproject`` with its stems added.
 
 For exported audio files: a track per file (its clip playing the original file where
 its time reference puts it), each processed track followed by its stems group
@@ -15,17 +16,34 @@ from pathlib import Path
 
 from samaudio_daw.audio.io import audio_info
 from samaudio_daw.jobs.results import StemRecord
+from samaudio_daw.project.dawproject import DawProject, read_member_names, read_project_xml
 from samaudio_daw.project.dawproject_writer import (
     ClipAudio,
     ClipSpec,
     add_audio_track,
     add_stem_group,
+    find_track,
     new_session,
+    relocate_references,
     write_dawproject,
 )
 from samaudio_daw.project.model import Item, Project
 
 StemsByItem = Mapping[int, Mapping[str, StemRecord]]  # item index -> stem name -> stem
+
+
+def _stem_track_name(name: str, stem: StemRecord) -> str:
+    """The stem track's name as the ``.rpp`` writer names it (from the result)."""
+    return stem.track_name or name
+
+
+def _colors(stems: StemsByItem) -> dict[str, str]:
+    return {
+        _stem_track_name(name, stem): stem.color
+        for named in stems.values()
+        for name, stem in named.items()
+        if stem.color
+    }
 
 
 def _referenced(path: Path, session_folder: Path) -> ClipAudio:
@@ -74,7 +92,58 @@ def write_exported_dawproject(
                 audio = _referenced(folder / stem.file, folder)
                 # The stem file holds the item's source span: it plays from its start.
                 clip = replace(_clip(item, audio, f"{name} - {track.name}"), play_start_s=0.0)
-                by_stem.setdefault(name, []).append(clip)
+                by_stem.setdefault(_stem_track_name(name, stem), []).append(clip)
         if by_stem:
-            add_stem_group(root, node, by_stem, mute_original)
+            add_stem_group(root, node, by_stem, mute_original, _colors(stems[track.index]))
     return write_dawproject(root, target)
+
+
+def write_dawproject_stems(
+    session: DawProject,
+    stems: Mapping[int, StemsByItem],
+    clip_of: Mapping[tuple[int, int], int],
+    target: Path,
+    embed: bool = True,
+    mute_original: bool = True,
+) -> Path:
+    """Write ``target``: the session read from ``session.path`` unchanged but for a stems
+    group after each processed track ({track index: stems by item}) and the original
+    muted; each stem clip at its clip's time with its duration and fades. Stems are
+    embedded under ``stems/`` or referenced beside ``target``."""
+    root = read_project_xml(session.path)
+    folder = target.parent
+    relocate_references(root, session.path.parent, folder)
+    embedded: dict[str, Path] = {}
+    taken = read_member_names(session.path)
+    for track_index, by_item in stems.items():
+        track = session.tracks[track_index]
+        by_stem: dict[str, list[ClipSpec]] = {}
+        for item_index, named in by_item.items():
+            clip = track.clips[clip_of[(track_index, item_index)]]
+            for name, stem in named.items():
+                file = folder / stem.file
+                audio = _referenced(file, folder)
+                if embed:
+                    member = f"stems/{stem.file}"
+                    while member in taken:
+                        member = f"stems/new-{member[6:]}"
+                    taken.add(member)
+                    embedded[member] = file
+                    audio = replace(audio, path=member, external=False)
+                # The stem file holds the clip's played part: it plays from its start.
+                by_stem.setdefault(_stem_track_name(name, stem), []).append(
+                    ClipSpec(
+                        audio,
+                        clip.time_s,
+                        clip.duration_s,
+                        0.0,
+                        clip.fade_in_s,
+                        clip.fade_out_s,
+                        not clip.mute,
+                        f"{name} - {clip.name}" if clip.name else name,
+                    )
+                )
+        if by_stem:
+            node = find_track(root, track.id)
+            add_stem_group(root, node, by_stem, mute_original, _colors(by_item))
+    return write_dawproject(root, target, embedded, source=session.path)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import re
-from collections.abc import Collection, Iterator, Sequence
+import tempfile
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -19,10 +20,10 @@ from typing import Any, Literal
 import numpy as np
 
 from samaudio_daw.audio.io import AudioFileError, BitDepth, StemWriter, audio_info, check_finite
-from samaudio_daw.errors import OutputError
+from samaudio_daw.errors import OutputError, UserError
 from samaudio_daw.files import check_target
 from samaudio_daw.jobs.dawproject_report import inspect_dawproject
-from samaudio_daw.jobs.dawproject_stems import write_exported_dawproject
+from samaudio_daw.jobs.dawproject_stems import write_dawproject_stems, write_exported_dawproject
 from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem
 from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
@@ -30,7 +31,14 @@ from samaudio_daw.jobs.results import Result, StemRecord, StemsAs, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
-from samaudio_daw.project.exported import audio_files, exported_session, is_audio_name, session_path
+from samaudio_daw.project.dawproject import DawProject, extract_audio, read_dawproject
+from samaudio_daw.project.exported import (
+    audio_files,
+    dawproject_session,
+    exported_session,
+    is_audio_name,
+    session_path,
+)
 from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
@@ -51,6 +59,7 @@ from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import Separator
 
 RenderMode = Literal["item", "track"]
+SessionKind = Literal["rpp", "files", "dawproject"]  # what a render read: see read_sessions
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,14 @@ class ProjectPlan:
     media_dirs: tuple[Path, ...] = ()
     missing_items: frozenset[tuple[int, int]] = frozenset()  # (track, item) skipped as missing
     label: str = ""  # names its stems project; unique among the projects of one folder
-    exported: bool = False  # a session of exported audio files (it gets a .dawproject too)
+    kind: SessionKind = "rpp"
+    dawproject: DawProject | None = None  # the session read, when kind is "dawproject"
+    clip_of: Mapping[tuple[int, int], int] = field(default_factory=dict)  # item -> clip
+
+    @property
+    def exported(self) -> bool:
+        """Exported audio files: skipped files are listed, a .dawproject is written too."""
+        return self.kind == "files"
 
     @property
     def missing_media(self) -> list[MissingMedia]:
@@ -197,10 +213,10 @@ def plan_session(
     output_dir: Path | None,
     track_patterns: Sequence[str] = (),
     media_dirs: Sequence[Path] = (),
-    exported: bool = False,
+    kind: SessionKind = "rpp",
 ) -> ProjectPlan:
     """Decide what to separate in ``project``. Tracks whose names ask for nothing are
-    left alone; in a session of ``exported`` files they are listed as skipped (each
+    left alone; in a session of exported files they are listed as skipped (each
     file was given to be rendered)."""
     plans, skipped, choices = [], [], []
     missing_items: set[tuple[int, int]] = set()
@@ -210,7 +226,7 @@ def plan_session(
         if not _wanted(track, track_patterns):
             continue
         if choice.kind == "none" and not track_patterns:
-            if exported:
+            if kind == "files":
                 skipped.append(Skipped(project.path.name, track.name, None, None, choice.reason))
             continue
         if choice.preset is None:
@@ -246,7 +262,7 @@ def plan_session(
         tuple(choices),
         tuple(media_dirs),
         frozenset(missing_items),
-        exported=exported,
+        kind=kind,
     )
 
 
@@ -500,6 +516,7 @@ class RenderSettings:
     media_dirs: tuple[Path, ...] = ()  # searched for missing media after REAPER's rules
     wait: bool = True  # for another run writing the output folder (False: OutputError)
     stems_as: StemsAs | None = None  # None: each track's preset says (tracks or takes)
+    reference_audio: bool = False  # DAWproject stems beside the session, not embedded
 
 
 @dataclass(frozen=True)
@@ -518,10 +535,10 @@ def stems_project_path(plan: ProjectPlan, suffix: str = ".rpp") -> Path:
 
 
 def stems_session_paths(plan: ProjectPlan) -> tuple[Path, ...]:
-    """The session files a render writes: the ``.rpp``, and a ``.dawproject`` for
-    exported files."""
-    rpp = stems_project_path(plan)
-    return (rpp, stems_project_path(plan, ".dawproject")) if plan.exported else (rpp,)
+    """The session files a render writes: the ``.rpp`` (and a ``.dawproject`` for
+    exported files), or a ``.dawproject`` for a DAWproject session."""
+    rpp, dawproject = stems_project_path(plan), stems_project_path(plan, ".dawproject")
+    return {"rpp": (rpp,), "files": (rpp, dawproject), "dawproject": (dawproject,)}[plan.kind]
 
 
 def stems_by_item(
@@ -625,11 +642,11 @@ def _separate_sections(
         "notes": [
             note for plan in plans for note in render_notes(plan, settings.mode, settings.stems_as)
         ],
-        "stems_project": stems_project_path(plans[0]).name,
+        "stems_project": stems_session_paths(plans[0])[0].name,
         "projects": [
             {
                 "project": str(p.project.path),
-                "stems_project": stems_project_path(p).name,
+                "stems_project": stems_session_paths(p)[0].name,
                 **(
                     {"stems_dawproject": stems_project_path(p, ".dawproject").name}
                     if p.exported
@@ -675,20 +692,33 @@ def _render_folder(
             work.remove()
         written: list[Path] = []
         for plan in plans:
-            written.append(
-                write_stems_project(
-                    plan, result, settings.mode, settings.mute_original, settings.stems_as
-                )
-            )
-            if plan.exported:
-                stems = {
-                    track_plan.track.index: stems_by_item(plan, track_plan, result)
-                    for track_plan in plan.tracks
-                }
-                target = stems_project_path(plan, ".dawproject")
+            if plan.kind != "dawproject":
                 written.append(
-                    write_exported_dawproject(plan.project, stems, target, settings.mute_original)
+                    write_stems_project(
+                        plan, result, settings.mode, settings.mute_original, settings.stems_as
+                    )
                 )
+            if plan.kind == "rpp":
+                continue
+            stems = {
+                track_plan.track.index: stems_by_item(plan, track_plan, result)
+                for track_plan in plan.tracks
+            }
+            target = stems_project_path(plan, ".dawproject")
+            if plan.dawproject is None:
+                session = write_exported_dawproject(
+                    plan.project, stems, target, settings.mute_original
+                )
+            else:
+                session = write_dawproject_stems(
+                    plan.dawproject,
+                    stems,
+                    plan.clip_of,
+                    target,
+                    embed=not settings.reference_audio,
+                    mute_original=settings.mute_original,
+                )
+            written.append(session)
     skipped = (*(s for plan in plans for s in plan.skipped), *unusable)
     return RenderOutcome(output_dir, result, tuple(written), skipped, tuple(plans))
 
@@ -742,24 +772,68 @@ def check_stems_projects(plans: Sequence[ProjectPlan]) -> None:
                 )
 
 
+@dataclass(frozen=True)
+class Session:
+    """A project to render as read, whatever its format."""
+
+    project: Project
+    kind: SessionKind
+    dawproject: DawProject | None = None
+    clip_of: Mapping[tuple[int, int], int] = field(default_factory=dict)
+
+
 def read_sessions(
-    paths: Sequence[Path], media_dirs: Sequence[Path] = ()
-) -> list[tuple[Project, bool]]:
-    """Each project to render, and whether it is a session of exported audio files:
-    a folder is one such session, the audio files given one more, any other path a
-    REAPER project."""
-    sessions: list[tuple[Project, bool]] = []
+    paths: Sequence[Path], media_dirs: Sequence[Path], scratch: Path
+) -> list[Session]:
+    """Each project to render: a folder is a session of exported audio files, the audio
+    files given one more, a DAWproject archive one (its embedded audio unpacked into
+    ``scratch``), any other path a REAPER project."""
+    sessions: list[Session] = []
     loose: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            sessions.append((exported_session(audio_files(path), session_path([], path)), True))
+            files = audio_files(path)
+            sessions.append(Session(exported_session(files, session_path([], path)), "files"))
         elif is_audio_name(path):
             loose.append(path)
+        elif _is_dawproject(path):
+            sessions.append(_dawproject_session(path, scratch / str(len(sessions))))
         else:
-            sessions.append((read_project(path, media_dirs), False))
+            sessions.append(Session(read_project(path, media_dirs), "rpp"))
     if loose:
-        sessions.append((exported_session(loose, session_path(loose, None)), True))
+        sessions.append(Session(exported_session(loose, session_path(loose, None)), "files"))
     return sessions
+
+
+def _dawproject_session(path: Path, scratch: Path) -> Session:
+    session = read_dawproject(path)
+    members = [
+        clip.audio.member
+        for track in session.tracks
+        for clip in track.clips
+        if clip.audio is not None and clip.audio.member and not clip.skip_reason
+    ]
+    scratch.mkdir(parents=True)
+    embedded = extract_audio(path, members, scratch)
+    project, clip_of = dawproject_session(session, embedded, path)
+    return Session(project, "dawproject", session, clip_of)
+
+
+def _clip_skips(plan: ProjectPlan) -> tuple[Skipped, ...]:
+    """The clips of a DAWproject session's planned tracks that render nothing, and why."""
+    if plan.dawproject is None:
+        return ()
+    rendered = set(plan.clip_of.values())
+    skipped = []
+    for track_plan in plan.tracks:
+        track = plan.dawproject.tracks[track_plan.track.index]
+        for clip in track.clips:
+            if clip.index in rendered and clip.skip_reason is None:
+                continue
+            label = f"clip {clip.name or clip.index + 1!s} at {clip.time_s:.3f} s"
+            reason = clip.skip_reason or "renders no audio (zero length)"
+            skipped.append(Skipped(plan.project.path.name, track.name, label, None, reason))
+    return tuple(skipped)
 
 
 def render_projects(
@@ -774,25 +848,31 @@ def render_projects(
     Every project is read and planned before any audio is rendered, so a bad project
     file stops the batch before anything is written.
     """
-    plans = label_projects(
-        [
-            plan_session(
-                project,
+    with tempfile.TemporaryDirectory(prefix="samaudio-daw-") as scratch:
+        plans = []
+        for session in read_sessions(paths, settings.media_dirs, Path(scratch)):
+            plan = plan_session(
+                session.project,
                 library,
                 settings.output_dir,
                 settings.track_patterns,
                 settings.media_dirs,
-                exported,
+                session.kind,
             )
-            for project, exported in read_sessions(paths, settings.media_dirs)
+            plan = replace(plan, dawproject=session.dawproject, clip_of=session.clip_of)
+            plans.append(replace(plan, skipped=plan.skipped + _clip_skips(plan)))
+        if settings.mode == "track" and any(plan.kind != "rpp" for plan in plans):
+            raise UserError(
+                "--mode track renders REAPER projects only; DAWproject sessions and "
+                "exported files render in item mode (each clip or file as it plays)"
+            )
+        groups: dict[Path, list[ProjectPlan]] = {}
+        for plan in label_projects(plans):
+            groups.setdefault(plan.output_dir.resolve(), []).append(plan)
+        return [
+            _render_folder(group, library, settings, separator, control)
+            for group in groups.values()
         ]
-    )
-    groups: dict[Path, list[ProjectPlan]] = {}
-    for plan in plans:
-        groups.setdefault(plan.output_dir.resolve(), []).append(plan)
-    return [
-        _render_folder(group, library, settings, separator, control) for group in groups.values()
-    ]
 
 
 def _item_report(item: Item) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
@@ -291,6 +292,8 @@ def _clip(
     elif content.tag == "Audio":
         audio = _audio(content, ctx, where)
         reason = f"missing media: {audio.missing_reason}" if audio.missing_reason else None
+        if reason is None and (element.get("loopStart") or element.get("loopEnd")):
+            reason = "looped clip (loop points are not rendered here)"
     elif content.tag == "Warps":
         reason = "warped audio clip (time-stretched; not rendered here)"
     elif content.tag == "Notes":
@@ -333,6 +336,10 @@ def _audio(element: ElementTree.Element, ctx: _Context, where: str) -> AudioFile
         return replace(audio, missing_reason="audio without a file path")
     if not external:
         member = PurePosixPath(file).as_posix()
+        if file.startswith(("/", "\\")) or "\\" in file or ".." in PurePosixPath(file).parts:
+            raise DawProjectError(
+                f"{where}: embedded file {file!r} points outside the archive (refused)"
+            )
         if member in ctx.members:
             return replace(audio, member=member)
         return replace(audio, missing_reason=f"{file!r} is not in the archive")
@@ -341,3 +348,58 @@ def _audio(element: ElementTree.Element, ctx: _Context, where: str) -> AudioFile
     if candidate.is_file():
         return replace(audio, path=candidate)
     return replace(audio, missing_reason=f"{file!r} (referenced) not found at {candidate}")
+
+
+MAX_MEMBER_BYTES = 4 * 1024**3  # one embedded audio file larger than this is refused
+MAX_RATIO = 200  # uncompressed / compressed beyond this (audio barely compresses): a bomb
+
+
+def check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a member that unpacks too large, or far larger than it is packed (a bomb)."""
+    limit = MAX_RATIO * max(info.compress_size, 1 << 20)
+    if info.file_size > MAX_MEMBER_BYTES or info.file_size > limit:
+        raise DawProjectError(
+            f"{path}: {info.filename!r} unpacks to {info.file_size} bytes from "
+            f"{info.compress_size} (refused: too large or a ZIP bomb)"
+        )
+
+
+def read_project_xml(path: Path) -> ElementTree.Element:
+    """The ``<Project>`` element of the archive at ``path``, checked as when reading."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _project_xml(archive, path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DawProjectError(f"{path}: not a DAWproject archive: {error}") from None
+
+
+def read_member_names(path: Path) -> set[str]:
+    with zipfile.ZipFile(path) as archive:
+        return set(archive.namelist())
+
+
+def extract_audio(path: Path, members: Iterable[str], folder: Path) -> dict[str, Path]:
+    """Copy the embedded audio ``members`` of the archive at ``path`` into ``folder``
+    (under names of our own, never the member's), checking sizes before and while
+    copying; returns {member: file}."""
+    files: dict[str, Path] = {}
+    with zipfile.ZipFile(path) as archive:
+        for number, member in enumerate(sorted(set(members))):
+            info = archive.getinfo(member)
+            check_member(path, info)
+            declared = info.file_size
+            target = folder / f"embedded-{number:04d}{PurePosixPath(member).suffix.lower()}"
+            copied = 0
+            try:
+                with archive.open(info) as source, open(target, "xb") as sink:
+                    while block := source.read(1 << 20):
+                        copied += len(block)
+                        if copied > declared:
+                            raise DawProjectError(
+                                f"{path}: embedded {member!r} is larger than it says"
+                            )
+                        sink.write(block)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as error:
+                raise DawProjectError(f"{path}: embedded {member!r} is damaged ({error})") from None
+            files[member] = target
+    return files

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from samaudio_daw.files import commit_temp, create_temp, output_error, remove_own_temp
+from samaudio_daw.project.dawproject import check_member
 from samaudio_daw.project.rpp import format_number
 from samaudio_daw.project.stem_tracks import stem_folder_name
 
@@ -158,6 +160,14 @@ def add_audio_track(
     return track
 
 
+def find_track(root: ElementTree.Element, track_id: str) -> ElementTree.Element:
+    """The ``<Track>`` whose id is ``track_id``."""
+    for element in root.iter("Track"):
+        if element.get("id") == track_id:
+            return element
+    raise ValueError(f"no track with id {track_id!r} in this session")
+
+
 def _parent_of(root: ElementTree.Element, child: ElementTree.Element) -> ElementTree.Element:
     for element in root.iter():
         if any(grand is child for grand in element):
@@ -170,9 +180,11 @@ def add_stem_group(
     track: ElementTree.Element,
     stems: Mapping[str, Sequence[ClipSpec]],
     mute_original: bool = True,
+    colors: Mapping[str, str] | None = None,
 ) -> ElementTree.Element:
-    """A folder track of ``stems`` ({stem name: its clips}) right after ``track`` in
-    the same parent; the original is muted. Returns the folder's ``<Track>``."""
+    """A folder track of ``stems`` ({stem track name: its clips}, coloured by
+    ``colors``, "#RRGGBB") right after ``track`` in the same parent; the original is
+    muted. Returns the folder's ``<Track>``."""
     if not stems:
         raise ValueError(f"no stems to add for track {track.get('name')!r}")
     ids = _Ids(root)
@@ -181,6 +193,8 @@ def add_stem_group(
     parent.insert(list(parent).index(track) + 1, folder)
     for name, clips in stems.items():
         stem_track = _track(ids, name, "audio", "regular")
+        if colors and name in colors:
+            stem_track.set("color", colors[name])
         folder.append(stem_track)
         _add_clips(root, ids, stem_track, clips)
     if mute_original:
@@ -196,29 +210,57 @@ def add_stem_group(
     return folder
 
 
+def relocate_references(root: ElementTree.Element, old_folder: Path, new_folder: Path) -> None:
+    """Rewrite relative paths of audio referenced outside the archive so they name the
+    same files from ``new_folder`` (where the session will be written)."""
+    for file in root.iter("File"):
+        path = file.get("path", "")
+        if file.get("external", "").strip() not in ("true", "1") or not path:
+            continue
+        if Path(path).is_absolute():
+            continue
+        moved = os.path.relpath((old_folder / path).resolve(), new_folder.resolve())
+        file.set("path", moved.replace(os.sep, "/"))
+
+
 def session_bytes(root: ElementTree.Element) -> bytes:
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _copy_members(archive: zipfile.ZipFile, source: Path) -> None:
+    """Every member of the archive at ``source`` but its project.xml, unpacked size checked."""
+    with zipfile.ZipFile(source) as original:
+        for info in original.infolist():
+            if info.filename == "project.xml" or info.is_dir():
+                continue
+            check_member(source, info)
+            with original.open(info) as reader, archive.open(info.filename, "w") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
 
 
 def write_dawproject(
     root: ElementTree.Element,
     target: Path,
     embedded: Mapping[str, Path] = {},  # noqa: B006 - read only
-    copied: Mapping[str, bytes] = {},  # noqa: B006 - read only
-    metadata: bytes = METADATA_XML,
+    source: Path | None = None,
 ) -> Path:
-    """Write the archive (project.xml, metadata.xml, embedded files {member: file on disk}
-    and copied members {member: bytes}) through a temporary name; nothing half-written."""
+    """Write the archive through a temporary name (nothing half-written): project.xml,
+    the members of the ``source`` archive (its metadata.xml and audio) or a new
+    metadata.xml, and ``embedded`` files {member: file on disk}."""
     fd, temp = create_temp(target)
     try:
-        with os.fdopen(fd, "wb") as file, zipfile.ZipFile(file, "w") as archive:
-            archive.writestr("project.xml", session_bytes(root), zipfile.ZIP_DEFLATED)
-            archive.writestr("metadata.xml", metadata, zipfile.ZIP_DEFLATED)
-            for member, data in copied.items():
-                archive.writestr(member, data, zipfile.ZIP_DEFLATED)
+        with (
+            os.fdopen(fd, "wb") as file,
+            zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
+            archive.writestr("project.xml", session_bytes(root))
+            if source is not None:
+                _copy_members(archive, source)
+            else:
+                archive.writestr("metadata.xml", METADATA_XML)
             for member, path in embedded.items():
-                archive.write(path, member, zipfile.ZIP_DEFLATED)
+                archive.write(path, member)
     except OSError as error:
         remove_own_temp(temp)
         raise output_error(target, error) from None

@@ -1,4 +1,5 @@
-"""Exported tracks (a folder of audio files from any DAW) read as a session.
+"""Exported tracks (a folder of audio files from any DAW) and DAWproject sessions read
+as a REAPER project in memory.
 
 Each audio file is a track named by its file name (without the extension), with one
 item at the file's BWF time reference (0 without one) spanning the whole file. The
@@ -22,6 +23,7 @@ from samaudio_daw.audio.wav import BEXT_FORMATS, read_time_reference
 from samaudio_daw.errors import UserError
 from samaudio_daw.files import file_kind
 from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
+from samaudio_daw.project.dawproject import DawProject
 from samaudio_daw.project.model import Project, project_from_tree
 from samaudio_daw.project.rpp import loads
 
@@ -103,3 +105,44 @@ def exported_session(files: Sequence[Path], path: Path) -> Project:
     rate = Counter(rates).most_common(1)[0][0]
     text = new_project(rate, 120.0, tracks)
     return project_from_tree(loads(text, source=str(path)), path)
+
+
+def dawproject_session(
+    session: DawProject, embedded: dict[str, Path], path: Path
+) -> tuple[Project, dict[tuple[int, int], int]]:
+    """``session`` as a project: a track per DAWproject track (same order, so indices
+    match), an item per audio clip that can render (embedded audio from ``embedded``,
+    {member: extracted file}). Returns it with {(track, item index): clip index}."""
+    tracks, clip_of = [], {}
+    for track in session.tracks:
+        items: list[ItemSpec] = []
+        for clip in track.clips:
+            audio = clip.audio
+            if clip.skip_reason or audio is None or clip.duration_s <= 0:
+                continue
+            file = audio.path if audio.path is not None else embedded.get(audio.member or "")
+            if file is None:
+                continue
+            clip_of[(track.index, len(items))] = clip.index
+            items.append(
+                ItemSpec(
+                    str(file.resolve()),
+                    clip.time_s,
+                    clip.duration_s,
+                    source_offset_s=clip.play_start_s,
+                    fade_in_s=clip.fade_in_s,
+                    fade_out_s=clip.fade_out_s,
+                    mute=clip.mute,
+                    name=clip.name or None,
+                )
+            )
+        tracks.append(TrackSpec(track.name, tuple(items)))
+    rates = Counter(
+        clip.audio.sample_rate
+        for track in session.tracks
+        for clip in track.clips
+        if clip.audio is not None and clip.audio.sample_rate > 0
+    )
+    sample_rate = rates.most_common(1)[0][0] if rates else 48000
+    text = new_project(sample_rate, session.tempo_bpm, tracks)
+    return project_from_tree(loads(text, source=str(path)), path), clip_of

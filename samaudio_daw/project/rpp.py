@@ -529,10 +529,7 @@ def _looks_like(data: bytes, what: str) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if "project.xml" in archive.namelist():
-                    return (
-                        "a DAWproject session (inspect reads it; render takes .rpp projects "
-                        "and audio files only so far)"
-                    )
+                    return "a DAWproject session (inspect and render read it)"
         except (zipfile.BadZipFile, ValueError):
             return "looks like a damaged ZIP archive"
     return f"looks like {what}"

@@ -112,15 +112,15 @@ def test_folder_renders_to_stems_at_the_same_time_references(exports: Path, cli)
     assert tracks[:4] == [
         ("Bass DI", 0, True),
         ("Bass DI stems", 0, False),
-        ("bass", 1, False),
-        ("no-bass", 1, False),
+        ("bass - Bass DI", 1, False),
+        ("no-bass - Bass DI", 1, False),
     ]
     assert ("Room tone", 0, False) in tracks
     for track in read.tracks:
         for clip in track.clips:
             assert clip.skip_reason is None, (track.name, clip.skip_reason)
             assert clip.audio is not None and clip.audio.external
-    bass_stem = next(t for t in read.tracks if t.name == "bass")
+    bass_stem = next(t for t in read.tracks if t.name == "bass - Bass DI")
     assert bass_stem.clips[0].time_s == pytest.approx(EXPORTS["Bass DI"] / RATE)
     assert bass_stem.clips[0].duration_s == pytest.approx(1.5)
 
