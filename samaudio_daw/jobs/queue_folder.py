@@ -192,7 +192,7 @@ def run_queue(
 
     Raises OutputError when another runner holds the folder.
     """
-    workers = 1 if gpu_present() else max(1, jobs)
+    workers = 1 if jobs <= 1 or gpu_present() else jobs  # torch loads only when it matters
     separators = _Separators(share=workers == 1)
     summary = QueueSummary()
     lock = threading.Lock()

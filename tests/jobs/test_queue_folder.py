@@ -135,3 +135,17 @@ def test_an_audition_reports_its_time_and_the_estimate_for_the_full_length(
     assert "the full length would take about" in output
     assert heard["warm_model"] is False
     assert status(commit)["warm_model"] is True  # same backend and settings: loaded once
+
+
+def test_on_the_cpu_jobs_run_side_by_side_up_to_jobs(tmp_path: Path) -> None:
+    base = tmp_path / "jobs"
+    folders = [job_folder(base, f"{n}-job", 60) for n in range(1, 4)]
+    runner = start_runner(base, "--jobs", "2", "--idle", "0.5")
+    most = 0
+    while runner.poll() is None:
+        most = max(most, sum(status(f).get("state") == "running" for f in folders))
+        time.sleep(0.05)
+    output, _ = runner.communicate()
+    assert runner.returncode == 0, output
+    assert [status(f)["state"] for f in folders] == ["done"] * 3
+    assert most == 2, "two at once, never three"
