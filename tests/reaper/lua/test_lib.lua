@@ -187,12 +187,42 @@ local function test_strict_emulation()
   rejects(function() reaper.GetTrack = nil end, "cannot be assigned", "reaper table is read-only")
 end
 
+local function test_queue_rows()
+  local queue = lib.queue
+  check(queue.duration(42.4) == "42 s", "duration in seconds")
+  check(queue.duration(125) == "2 min 05 s", "duration in minutes")
+  local entry = { title = "commit lead-vocal", estimate_s = 95 }
+  local row = queue.row(entry, nil, false)
+  check(row.text == "commit lead-vocal: waiting for samaudio-daw, about 1 min 35 s",
+    "a waiting row shows the audition's estimate: " .. row.text)
+  row = queue.row(entry, { state = "running", progress = 0.25, left_s = 30 }, false)
+  check(row.text == "commit lead-vocal: 25%, 30 s left" and row.fraction == 0.25,
+    "a running row shows the time left: " .. row.text)
+  row = queue.row(entry, { state = "running", progress = 0.5 }, true)
+  check(row.text == "commit lead-vocal: cancelling..." and row.cancelling, "a cancelling row")
+end
+
+local function test_audition_parts()
+  local long, short = { position_s = 10, length_s = 60 }, { position_s = 100, length_s = 5 }
+  emu.setup({ tick_s = 0 })
+  local parts = lib.audition.parts({ long, short })
+  check(#parts == 2 and parts[1].offset_s == 0 and parts[1].length_s == 20
+    and parts[1].position_s == 10 and parts[2].length_s == 5,
+    "without a time selection: the first 20 s of each item, or all of a shorter one")
+  emu.setup({ tick_s = 0, time_selection = { 30, 35 } })
+  parts = lib.audition.parts({ long, short })
+  check(#parts == 1 and parts[1].offset_s == 20 and parts[1].position_s == 30
+    and parts[1].length_s == 5, "the time selection where it crosses an item; others left out")
+end
+
 test_json()
 test_names()
 test_spans()
 test_insert_point()
 test_files()
 test_temp_folder()
+test_queue_rows()
+test_audition_parts()
 test_strict_emulation()
 
 for _, message in ipairs(failures) do print("FAIL " .. message) end
