@@ -55,7 +55,7 @@ def test_estimate_counts_clips_pairs_and_steps() -> None:
     # 10 s = one 10 s clip: encode 10×0.5, 2 prompts × (2×16 DiT calls + 10 s × 2 decode).
     assert machine.estimate_s(speed, config, 10.0, 2, 16) == pytest.approx(5 + 2 * (32 + 20))
     # 20 s with 25 % overlap: clips start every 7.5 s → 3 clips.
-    assert machine.estimate_s(speed, config, 20.0, 1, 16) == pytest.approx(3 * (5 + 32 + 20))
+    assert machine.estimate_s(speed, config, 20.0, 1, 16, 0.25) == pytest.approx(3 * (5 + 32 + 20))
 
 
 def test_measure_speed_runs_the_real_parts_of_a_model() -> None:

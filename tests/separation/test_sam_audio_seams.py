@@ -8,7 +8,10 @@ jump near a boundary no larger than elsewhere.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -18,50 +21,37 @@ from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import Prompt
 from samaudio_daw.separation.sam_audio.backend import SamAudioSeparator
 from samaudio_daw.separation.sam_audio.cache import process_cache
-from samaudio_daw.separation.sam_audio.chunks import OverlapAdd, plan_chunks
+from samaudio_daw.separation.sam_audio.chunks import DEFAULT_OVERLAP, OverlapAdd, plan_chunks
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO / ".." / "shared" / "sam_audio_reference"
+SCRIPT = REPO / "benchmarks" / "sam_audio_seams.py"
 RATE_HZ = 44100
 SECONDS = 6.0
 CHUNK_S = 2.0
-FRAME_S = 1920 / 48000
 WINDOW_S = 0.05
 SIDE_S = 0.25
 MARGIN = 1.25
 
 
-def steady_mix() -> np.ndarray:
-    """Six seconds of steady tones and noise, stereo: its stems should be steady too."""
-    rng = np.random.default_rng(3)
-    t = np.arange(round(SECONDS * RATE_HZ)) / RATE_HZ
-    mono = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 1760 * t)
-    mono = mono + 0.05 * rng.standard_normal(t.size)
-    return np.stack([mono, 0.8 * mono]).astype(np.float32)
+def _seams_benchmark() -> ModuleType:
+    """benchmarks/sam_audio_seams.py, whose mixture and measures this test shares."""
+    spec = importlib.util.spec_from_file_location("sam_audio_seams", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+seams_benchmark = _seams_benchmark()
+steady_mix = seams_benchmark.steady_mix
+short_term_measures = seams_benchmark.short_term_measures
+steps = seams_benchmark.steps
 
 
 def clip_boundaries_s() -> list[float]:
-    """Where clips start and end (except the track's own ends), in seconds."""
-    plan = plan_chunks(round(SECONDS / FRAME_S), round(CHUNK_S / FRAME_S), 0.25)
-    starts = [s * FRAME_S for s in plan.starts[1:]]
-    ends = [(s + plan.chunk_frames) * FRAME_S for s in plan.starts[:-1]]
-    return sorted(starts + ends)
-
-
-def short_term_measures(stem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Energy (dB) and spectral centroid (Hz) of channel 0 per 50 ms window."""
-    size = round(WINDOW_S * RATE_HZ)
-    count = stem.shape[-1] // size
-    frames = stem[0, : count * size].reshape(count, size) * np.hanning(size)
-    energy_db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
-    spectrum = np.abs(np.fft.rfft(frames, axis=1))
-    freqs = np.fft.rfftfreq(size, 1 / RATE_HZ)
-    return energy_db, (spectrum * freqs).sum(axis=1) / (spectrum.sum(axis=1) + 1e-12)
-
-
-def steps(series: np.ndarray, positions: list[int], side: int) -> np.ndarray:
-    return np.array(
-        [abs(series[i : i + side].mean() - series[i - side : i].mean()) for i in positions]
-    )
+    return list(seams_benchmark.clip_boundaries_s(SECONDS, CHUNK_S, DEFAULT_OVERLAP))
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference fixtures not found at {REFERENCE}")
@@ -69,7 +59,7 @@ def steps(series: np.ndarray, positions: list[int], side: int) -> np.ndarray:
 def test_no_click_or_level_step_at_clip_seams() -> None:
     options = BackendOptions(model=str(REFERENCE), chunk_s=CHUNK_S, steps=2)
     stem = SamAudioSeparator(options, cache=process_cache()).separate(
-        steady_mix(), RATE_HZ, [Prompt("sine tone")]
+        steady_mix(SECONDS), RATE_HZ, [Prompt("sine tone")]
     )[0]
     energy_db, centroid_hz = short_term_measures(stem)
     side = round(SIDE_S / WINDOW_S)

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
+DEFAULT_OVERLAP = 0.15
+"""Fraction of a clip shared with the next. benchmarks/sam_audio_seams.py: averaged over 4
+seeds, the level and tone steps at the seams at 0.15 are no larger than at 0.25 (the former
+default), on 6 s and on 12 s tracks, for 1.18x the DiT work of no overlap instead of 1.33x."""
+
 
 @dataclass(frozen=True)
 class ChunkPlan:

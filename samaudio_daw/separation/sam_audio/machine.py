@@ -22,7 +22,11 @@ from dataclasses import dataclass
 
 import torch
 
-from samaudio_daw.separation.sam_audio.chunks import frames_for_seconds, plan_chunks
+from samaudio_daw.separation.sam_audio.chunks import (
+    DEFAULT_OVERLAP,
+    frames_for_seconds,
+    plan_chunks,
+)
 from samaudio_daw.separation.sam_audio.config import ModelSize, SamAudioConfig, config_for_size
 from samaudio_daw.separation.sam_audio.model import Conditioning, SamAudio
 
@@ -309,7 +313,7 @@ def estimate_s(
     audio_s: float,
     prompts: int,
     steps: int,
-    overlap: float = 0.25,
+    overlap: float = DEFAULT_OVERLAP,
 ) -> float:
     """Seconds to separate ``audio_s`` of audio with ``prompts`` prompts, from ``speed``:
     every clip is encoded once; every (clip, prompt) pair takes two DiT calls per ODE step

@@ -21,6 +21,7 @@ import torch
 from samaudio_daw.separation.base import ProgressCallback, Prompt
 from samaudio_daw.separation.sam_audio.anchors import Anchor
 from samaudio_daw.separation.sam_audio.chunks import (
+    DEFAULT_OVERLAP,
     ChunkPlan,
     OverlapAdd,
     frames_for_seconds,
@@ -64,7 +65,7 @@ class TrackSettings:
     steps: int = 16
     seed: int = 0
     chunk_s: float = 10.0
-    overlap: float = 0.25
+    overlap: float = DEFAULT_OVERLAP
     output: OutputMode = "masked"
     batch_size: int = 8
     presence_threshold: float = 0.0
