@@ -115,11 +115,15 @@ def _candidates(
         frames = view.mono.shape[-1] // model.hop_samples
         plan = pipeline.plan_chunks(frames, frames, settings.overlap)
         inputs = pipeline.prepare_inputs(model, view, plan, prompts, settings)
+        bits = inputs.bits[None]
         return torch.stack(
             [
-                pipeline.generate_targets(
-                    model, [(0, 0)], plan, prompts, inputs, settings.steps, candidate=k
-                )
+                model.decode(
+                    pipeline.solve_targets(
+                        model, [(0, 0)], plan, prompts, inputs, settings.steps, candidate=k
+                    ),
+                    bits,
+                )[:, 0]
                 for k in range(settings.candidates)
             ]
         )

@@ -2,7 +2,7 @@
 
 Flow: downmix and resample to the model's 48 kHz mono view → cut into equal, overlapping,
 hop-aligned clips → for every (clip, prompt) pair, batched: encode, integrate the ODE,
-decode the target → per clip either a ratio mask against the model's view of the mixture
+decode the target (beside the next batch's ODE on CUDA) → per clip either a ratio mask against the model's view of the mixture
 (``masked``) or the decoded audio (``generated``) → blend clips with crossfades → masked:
 normalise the masks across prompts and apply them to every input channel at its own rate.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -37,6 +38,7 @@ from samaudio_daw.separation.sam_audio.masks import (
     ratio_mask,
 )
 from samaudio_daw.separation.sam_audio.model import SamAudio
+from samaudio_daw.separation.sam_audio.overlapped import Beside
 from samaudio_daw.separation.sam_audio.presence import ChunkPresence, presence_scores
 from samaudio_daw.separation.sam_audio.processor import label_frames
 from samaudio_daw.separation.sam_audio.ranking import (
@@ -178,7 +180,7 @@ def prepare_inputs(
     return ClipInputs(clips, latents, text, noise.to(model.device), bits.to(model.device))
 
 
-def generate_targets(
+def solve_targets(
     model: SamAudio,
     items: Sequence[Item],
     plan: ChunkPlan,
@@ -188,8 +190,8 @@ def generate_targets(
     on_step: Callable[[int], None] | None = None,
     candidate: int = 0,
 ) -> torch.Tensor:
-    """Decoded targets (len(items), clip samples) float32 for a batch of (clip, prompt) pairs,
-    from the noise of ``candidate``."""
+    """Target latents (len(items), C, clip frames) float32 for a batch of (clip, prompt)
+    pairs, integrated from the noise of ``candidate``."""
     clip_ids = [c for c, _ in items]
     prompt_ids = torch.tensor([p for _, p in items])
     frame_s = model.hop_samples / model.sample_rate
@@ -209,9 +211,45 @@ def generate_targets(
     noise = torch.stack([track_noise[plan.starts[c] :][: plan.chunk_frames] for c in clip_ids])
     final = model.solve(noise, cond, steps, on_step)
     # Only the target half (the first C channels) is decoded: masks need nothing else.
-    target = final[..., : model.config.latent_channels].transpose(1, 2)
-    bits = inputs.bits.expand(len(items), -1)
-    return model.decode(target, bits)[:, 0]
+    return final[..., : model.config.latent_channels].transpose(1, 2).contiguous()
+
+
+def decode_targets(
+    model: SamAudio,
+    items: Sequence[Item],
+    targets: torch.Tensor,
+    inputs: ClipInputs,
+    settings: TrackSettings,
+    texts: Sequence[str],
+    ranker: ClapRanker | None = None,
+) -> torch.Tensor:
+    """Target latents (K candidates, n pairs, C, frames) → the kept waveforms (n, clip
+    samples) float32: decoded, and with several candidates the best by ``rank_by``."""
+    waves = torch.stack([_decode(model, target, inputs.bits, settings) for target in targets])
+    if waves.shape[0] == 1:
+        return waves[0]
+    mixtures = inputs.clips[[c for c, _ in items]]
+    grid = StftGrid(model.sample_rate)
+    return pick_candidates(waves, mixtures, settings.rank_by, grid, ranker, texts)
+
+
+def _decode(
+    model: SamAudio, target: torch.Tensor, bits: torch.Tensor, settings: TrackSettings
+) -> torch.Tensor:
+    """(n, C, frames) latents → (n, samples); out of memory is retried in halves, as the
+    ODE's batches are."""
+
+    def run(rows: Sequence[int], _: int) -> torch.Tensor:
+        return model.decode(target[list(rows)], bits.expand(len(rows), -1))[:, 0]
+
+    parts = in_batches(
+        range(target.shape[0]),
+        target.shape[0],
+        run,
+        lambda error: out_of_memory_error(model, settings.chunk_s, error),
+        model.device,
+    )
+    return torch.cat([part for _, part in parts])
 
 
 def _accumulate(
@@ -272,44 +310,59 @@ def blend_clips(
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
     ranker: ClapRanker | None = None,
+    decode_beside: bool | None = None,
 ) -> torch.Tensor:
     """Run every (clip, prompt) pair and blend: masks (P, bins, frames) on the 48 kHz grid
     when ``settings.output`` is masked, else audio (P, padded samples). Each pair's
-    presence score is appended to ``presence`` when given."""
+    presence score is appended to ``presence`` when given. ``decode_beside``: decode a
+    batch in a worker while the next batch's ODE runs (None: on CUDA only)."""
     inputs = prepare_inputs(model, view, plan, prompts, settings)
     if progress is not None:
         progress(0.05)
     items = [(c, p) for c in range(len(plan.starts)) for p in range(len(prompts))]
     blend = OverlapAdd(_blend_shape(model, view, len(prompts), settings.output), model.device)
 
-    def run(batch: Sequence[Item], done: int) -> torch.Tensor:
+    def solve(batch: Sequence[Item], done: int) -> torch.Tensor:
         k = settings.candidates
         drawn = []
         for candidate in range(k):
             report = _step_reporter(progress, done, len(batch), len(items), settings.steps, candidate, k)  # fmt: skip
             drawn.append(
-                generate_targets(
+                solve_targets(
                     model, batch, plan, prompts, inputs, settings.steps, report, candidate
                 )
             )
-        if k == 1:
-            return drawn[0]
-        mixtures = inputs.clips[[c for c, _ in batch]]
-        texts = [prompts[p].text for _, p in batch]
-        grid = StftGrid(model.sample_rate)
-        return pick_candidates(torch.stack(drawn), mixtures, settings.rank_by, grid, ranker, texts)
+        return torch.stack(drawn)
 
-    for batch, waves in in_batches(
-        items,
-        settings.batch_size,
-        run,
-        lambda error: out_of_memory_error(model, settings.chunk_s, error),
-        model.device,
-    ):
+    def finish(batch: Sequence[Item]) -> None:
         texts = [prompts[p].text for _, p in batch]
+        waves = decoder.result()
         found = _accumulate(blend, batch, waves, plan, inputs, settings, model, texts, ranker)
         if presence is not None:
             presence.extend(found)
+
+    # Batch i is decoded while batch i+1's ODE runs (CUDA by default; see overlapped.py).
+    use_thread = model.device.type == "cuda" if decode_beside is None else decode_beside
+    decoder: Beside[torch.Tensor] = Beside(model.device, use_thread)
+    previous: Sequence[Item] | None = None
+    try:
+        for batch, targets in in_batches(
+            items,
+            settings.batch_size,
+            solve,
+            lambda error: out_of_memory_error(model, settings.chunk_s, error),
+            model.device,
+        ):
+            if previous is not None:
+                finish(previous)
+            texts = [prompts[p].text for _, p in batch]
+            decode = partial(decode_targets, model, batch, targets, inputs, settings, texts, ranker)
+            decoder.submit(decode, (targets,))
+            previous = batch
+        if previous is not None:
+            finish(previous)
+    finally:
+        decoder.close()
     return blend.result()
 
 
@@ -343,6 +396,7 @@ def separate_track(
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
     ranker: ClapRanker | None = None,
+    decode_beside: bool | None = None,
 ) -> torch.Tensor:
     """audio: (channels, samples) float32 at ``sample_rate`` → targets (P, channels, samples).
 
@@ -355,7 +409,9 @@ def separate_track(
         total_frames = view.mono.shape[-1] // model.hop_samples
         chunk = frames_for_seconds(settings.chunk_s, model.sample_rate, model.hop_samples)
         plan = plan_chunks(total_frames, chunk, settings.overlap)
-        blended = blend_clips(model, view, plan, prompts, settings, progress, presence, ranker)
+        blended = blend_clips(
+            model, view, plan, prompts, settings, progress, presence, ranker, decode_beside
+        )
         if settings.output == "generated":
             targets = _finish_generated(blended, view, audio.shape, sample_rate, model)
         else:
