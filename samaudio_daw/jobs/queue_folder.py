@@ -63,15 +63,22 @@ def _state(job_dir: Path) -> str | None:
     return status.get("state") if isinstance(status, dict) else None
 
 
-def queued_jobs(folder: Path) -> list[Path]:
-    """Job folders under ``folder`` that are queued and not finished, oldest name first."""
+def queued_jobs(folder: Path, skip: set[Path] | None = None) -> list[Path]:
+    """Job folders under ``folder`` that are queued and not finished, oldest name first.
+
+    ``skip``: folders already known (taken or finished); the ones found finished are
+    added to it, so a jobs folder full of old jobs is not read again five times a second.
+    """
     found = []
+    skip = set() if skip is None else skip
     for entry in sorted(folder.iterdir()):
-        if entry.is_symlink() or not entry.is_dir():
+        if entry in skip or entry.is_symlink() or not entry.is_dir():
             continue
         if not all((entry / name).is_file() for name in (JOB_MARKER, QUEUED_FILE, MANIFEST)):
             continue
-        if _state(entry) not in FINAL_STATES:
+        if _state(entry) in FINAL_STATES:
+            skip.add(entry)
+        else:
             found.append(entry)
     return found
 
@@ -208,7 +215,7 @@ def run_queue(
         while True:
             for job_dir in [d for d, f in running.items() if f.done()]:
                 del running[job_dir]
-            waiting = [d for d in queued_jobs(folder) if d not in taken]
+            waiting = queued_jobs(folder, taken)
             for ahead, job_dir in enumerate(waiting):
                 _waiting_status(job_dir, len(running) + ahead)
             while waiting and len(running) < workers:
