@@ -80,6 +80,7 @@ def render(
 
     A DAWproject session (song.dawproject) gets song-stems.dawproject: the session with a
     stems group after each processed track, the stems embedded (or --reference-audio).
+    An AAF or .otio timeline (the [otio] extra) gets <name>-stems.otio and .aaf.
 
     A folder of exported tracks (or audio files) is a session too: each file is a track
     named by its file name, placed at its BWF time reference; besides the .rpp it gets
@@ -153,7 +154,11 @@ def format_render_summary(outcomes: Sequence[Any]) -> str:
             f"{result.elapsed_s or 0:.1f} s"
         )
         for path in outcome.stems_projects:
-            daw = "Bitwig, Studio One, Cubase" if path.suffix == ".dawproject" else "REAPER"
+            daw = {
+                ".dawproject": "Bitwig, Studio One, Cubase",
+                ".otio": "an OpenTimelineIO tool (Resolve, ...)",
+                ".aaf": "Pro Tools, Logic, Nuendo, Resolve",
+            }.get(path.suffix, "REAPER")
             lines.append(f"open in {daw}: {path}")
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ from samaudio_daw.jobs.results import Result, StemRecord, StemsAs, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
-from samaudio_daw.project.dawproject import DawProject, extract_audio, read_dawproject
+from samaudio_daw.project.dawproject import Clip, DawProject, extract_audio, read_dawproject
 from samaudio_daw.project.exported import (
     audio_files,
     dawproject_session,
@@ -40,6 +40,11 @@ from samaudio_daw.project.exported import (
     session_path,
 )
 from samaudio_daw.project.model import Item, Project, Track, read_project
+from samaudio_daw.project.otio_session import (
+    TIMELINE_SUFFIXES,
+    read_timeline,
+    write_stem_timelines,
+)
 from samaudio_daw.project.relocate import relocate_media
 from samaudio_daw.project.rpp import dump
 from samaudio_daw.project.sniff import project_kind
@@ -59,7 +64,7 @@ from samaudio_daw.separation.backends import BackendOptions
 from samaudio_daw.separation.base import Separator
 
 RenderMode = Literal["item", "track"]
-SessionKind = Literal["rpp", "files", "dawproject"]  # what a render read: see read_sessions
+SessionKind = Literal["rpp", "files", "dawproject", "otio"]  # what a render read: see read_sessions
 
 
 @dataclass(frozen=True)
@@ -538,6 +543,8 @@ def stems_session_paths(plan: ProjectPlan) -> tuple[Path, ...]:
     """The session files a render writes: the ``.rpp`` (and a ``.dawproject`` for
     exported files), or a ``.dawproject`` for a DAWproject session."""
     rpp, dawproject = stems_project_path(plan), stems_project_path(plan, ".dawproject")
+    if plan.kind == "otio":
+        return (stems_project_path(plan, ".otio"), stems_project_path(plan, ".aaf"))
     return {"rpp": (rpp,), "files": (rpp, dawproject), "dawproject": (dawproject,)}[plan.kind]
 
 
@@ -692,6 +699,9 @@ def _render_folder(
             work.remove()
         written: list[Path] = []
         for plan in plans:
+            if plan.kind == "otio":
+                written += write_timeline_stems(plan, result, settings.mute_original)
+                continue
             if plan.kind != "dawproject":
                 written.append(
                     write_stems_project(
@@ -796,6 +806,8 @@ def read_sessions(
             sessions.append(Session(exported_session(files, session_path([], path)), "files"))
         elif is_audio_name(path):
             loose.append(path)
+        elif path.suffix.lower() in TIMELINE_SUFFIXES:
+            sessions.append(_dawproject_session(path, None))
         elif _is_dawproject(path):
             sessions.append(_dawproject_session(path, scratch / str(len(sessions))))
         else:
@@ -805,7 +817,13 @@ def read_sessions(
     return sessions
 
 
-def _dawproject_session(path: Path, scratch: Path) -> Session:
+def _dawproject_session(path: Path, scratch: Path | None) -> Session:
+    """A DAWproject session (embedded audio unpacked into ``scratch``), or without
+    ``scratch`` an AAF or .otio timeline read into the same view."""
+    if scratch is None:
+        timeline = read_timeline(path)
+        project, clip_of = dawproject_session(timeline, {}, path)
+        return Session(project, "otio", timeline, clip_of)
     session = read_dawproject(path)
     members = [
         clip.audio.member
@@ -817,6 +835,22 @@ def _dawproject_session(path: Path, scratch: Path) -> Session:
     embedded = extract_audio(path, members, scratch)
     project, clip_of = dawproject_session(session, embedded, path)
     return Session(project, "dawproject", session, clip_of)
+
+
+def write_timeline_stems(plan: ProjectPlan, result: Result, mute_original: bool) -> list[Path]:
+    """``<name>-stems.otio`` and ``.aaf``: the timeline with a track per stem after each
+    processed track, grouped per source track as in the other sessions."""
+    assert plan.dawproject is not None
+    stems: dict[int, dict[str, list[tuple[Clip, Path]]]] = {}
+    for track_plan in plan.tracks:
+        index = track_plan.track.index
+        clips = plan.dawproject.tracks[index].clips
+        for item_index, named in stems_by_item(plan, track_plan, result).items():
+            clip = clips[plan.clip_of[(index, item_index)]]
+            for name, stem in named.items():
+                placed = stems.setdefault(index, {}).setdefault(stem.track_name or name, [])
+                placed.append((clip, plan.output_dir / stem.file))
+    return write_stem_timelines(plan.project.path, stems, stems_session_paths(plan), mute_original)
 
 
 def _clip_skips(plan: ProjectPlan) -> tuple[Skipped, ...]:
