@@ -9,6 +9,7 @@ backend pipeline (resampling, clips, ODE, codec, masks) on a stereo 44.1 kHz tra
     python benchmarks/sam_audio_gpu.py --sizes tiny --device cpu --seconds 5   # smoke test
     python benchmarks/sam_audio_gpu.py --quick     # small/base/large bf16, 3 min, 1 and 4 prompts
     python benchmarks/sam_audio_gpu.py --cpu       # small and base on 1 and 2 CPU threads
+    python benchmarks/sam_audio_gpu.py --quick --batch-size auto --decode-beside off
 
 Writes JSON (``--out``) and prints a Markdown table: real-time factor, peak GPU memory and
 the achieved TFLOP/s of one DiT evaluation (FLOPs counted by torch's FlopCounterMode over
@@ -39,7 +40,12 @@ from samaudio_daw.separation.sam_audio.chunks import frames_for_seconds
 from samaudio_daw.separation.sam_audio.compiled import COMPILE_MODES, compile_model
 from samaudio_daw.separation.sam_audio.config import ModelSize, SamAudioConfig, config_for_size
 from samaudio_daw.separation.sam_audio.device import DTYPES, dtype_name, is_out_of_memory
-from samaudio_daw.separation.sam_audio.machine import estimate_s, measure_model
+from samaudio_daw.separation.sam_audio.machine import (
+    auto_batch,
+    estimate_s,
+    free_memory_bytes,
+    measure_model,
+)
 from samaudio_daw.separation.sam_audio.machine import random_model as machine_random_model
 from samaudio_daw.separation.sam_audio.model import Conditioning, SamAudio
 from samaudio_daw.separation.sam_audio.pipeline import TrackSettings, separate_track
@@ -163,7 +169,12 @@ def dit_tflops(model: SamAudio, pairs: int, chunk_s: float, repeats: int = 3) ->
 
 
 def measure(
-    model: SamAudio, size: str, audio: torch.Tensor, settings: TrackSettings, prompts: int
+    model: SamAudio,
+    size: str,
+    audio: torch.Tensor,
+    settings: TrackSettings,
+    prompts: int,
+    decode_beside: bool | None = None,
 ) -> Measurement:
     """Warm up on one clip, then time the whole track and read the peak GPU memory."""
     device = model.device
@@ -171,12 +182,12 @@ def measure(
     weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
     audio_s = audio.shape[-1] / RATE_HZ
     warmup = audio[:, : round(min(audio_s, settings.chunk_s) * RATE_HZ)]
-    separate_track(model, warmup, RATE_HZ, asks, settings)
+    separate_track(model, warmup, RATE_HZ, asks, settings, decode_beside=decode_beside)
     synchronize(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    separate_track(model, audio, RATE_HZ, asks, settings)
+    separate_track(model, audio, RATE_HZ, asks, settings, decode_beside=decode_beside)
     synchronize(device)
     wall = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
@@ -202,6 +213,16 @@ def failed(
     )
 
 
+def batch_size(model: SamAudio, args: argparse.Namespace, chunk_s: float) -> int:
+    """``--batch-size``: a number, or auto (free GPU memory, as the backend; 8 elsewhere)."""
+    if args.batch_size != "auto":
+        return int(args.batch_size)
+    if model.device.type not in ("cuda", "mps"):
+        return 8
+    free = free_memory_bytes(model.device)
+    return auto_batch(model.config, free, model.compute_dtype, chunk_s, loaded=True)
+
+
 def run_size(size: ModelSize, args: argparse.Namespace, audio: torch.Tensor) -> list[Measurement]:
     """Every dtype, chunk length and prompt count for one model size; out-of-memory runs are
     recorded, not fatal."""
@@ -219,11 +240,14 @@ def run_size(size: ModelSize, args: argparse.Namespace, audio: torch.Tensor) -> 
             ]
             continue
         compile_model(model, args.compile)
+        beside = {"auto": None, "on": True, "off": False}[args.decode_beside]
         for chunk_s in args.chunks:
-            settings = TrackSettings(steps=args.steps, chunk_s=chunk_s, batch_size=args.batch_size)
+            settings = TrackSettings(
+                steps=args.steps, chunk_s=chunk_s, batch_size=batch_size(model, args, chunk_s)
+            )
             for prompts in args.prompts:
                 try:
-                    results.append(measure(model, size, audio, settings, prompts))
+                    results.append(measure(model, size, audio, settings, prompts, beside))
                 except (RuntimeError, MemoryError) as error:
                     if not is_out_of_memory(error):
                         raise
@@ -300,7 +324,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=180.0, help="track length (default 3 min)")
     parser.add_argument("--steps", type=int, default=16, help="ODE steps (default 16, as official)")
     parser.add_argument("--prompts", default="1", help="prompts separated at once, comma list")
-    parser.add_argument("--batch-size", type=int, default=8, help="(clip, prompt) pairs per pass")
+    parser.add_argument(
+        "--batch-size",
+        default="8",
+        help="(clip, prompt) pairs per pass, or auto: fitted to free GPU memory as the backend "
+        "does (machine.auto_batch, up to 32)",
+    )
+    parser.add_argument(
+        "--decode-beside",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="decode a batch while the next batch's ODE runs (auto: on CUDA)",
+    )
     parser.add_argument("--device", default="cuda")
     parser.add_argument(
         "--compile", choices=COMPILE_MODES, default="auto", help="torch.compile (auto: CUDA only)"
