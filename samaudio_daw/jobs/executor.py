@@ -15,12 +15,13 @@ from typing import Protocol
 from samaudio_daw.errors import UserError
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.run_control import RunControl
-from samaudio_daw.jobs.stems import remove_stem_leftovers
+from samaudio_daw.jobs.stems import SeparatedItem, remove_stem_leftovers
 from samaudio_daw.jobs.work import ItemWork
 from samaudio_daw.separation.base import SeparationError, Separator
 
-ItemDone = Callable[[int, int], None]
-"""``item_done(index, frames)``: item ``index`` of the works is written, ``frames`` long."""
+ItemDone = Callable[[int, SeparatedItem], None]
+"""``item_done(index, separated)``: item ``index`` of the works is written (its frames and
+presence scores)."""
 
 
 class Executor(Protocol):

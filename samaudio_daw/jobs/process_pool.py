@@ -48,10 +48,10 @@ def _worker(backend: str, options: BackendOptions, inbox: Any, outbox: Any, stop
         index, work = task
         try:
             separator = separator or create_backend(backend, options)
-            frames = work.separate(
+            separated = work.separate(
                 separator, lambda f, i=index: outbox.put(("progress", i, f)), stop.is_set
             )
-            outbox.put(("done", index, frames))
+            outbox.put(("done", index, separated))
         except Exception as error:
             outbox.put(("error", index, portable(error)))
             return

@@ -1,6 +1,6 @@
 """Items separated on a Ray cluster (``--engine ray``): a render farm for big batches.
 
-``RayEngine`` is an executor (``executor.py``): works in, ``item_done(index, frames)``
+``RayEngine`` is an executor (``executor.py``): works in, ``item_done(index, separated)``
 as each item ends, so the cache, the result manifest and skipping on a rerun stay the
 runner's one piece of code. Each Ray worker is an actor that builds its backend once and separates
 items one after another; a worker that dies mid-item is restarted by Ray (on any node
@@ -25,6 +25,7 @@ from samaudio_daw.jobs.executor import portable as portable_from
 from samaudio_daw.jobs.manifest import Job
 from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.jobs.run_control import RunControl
+from samaudio_daw.jobs.stems import SeparatedItem
 from samaudio_daw.jobs.work import ItemWork
 from samaudio_daw.separation.backends import BackendOptions, create_backend
 from samaudio_daw.separation.base import SeparationError, Separator
@@ -248,8 +249,8 @@ class ItemSeparator:
         self._expected = expected
         self._separator: Separator | None = None
 
-    def separate(self, index: int, work: ItemWork, board: Any) -> int:
-        """Write every stem of ``work``, posting progress to ``board``; returns its frames."""
+    def separate(self, index: int, work: ItemWork, board: Any) -> SeparatedItem:
+        """Write every stem of ``work``, posting progress to ``board``; its frames and scores."""
         try:
             separator = self._loaded()
             remove_leftovers(work)
@@ -280,7 +281,7 @@ def run_works_on_ray(
     item_done: ItemDone,
     settings: RayEngine,
 ) -> None:
-    """Separate ``works`` on Ray workers, calling ``item_done(index, frames)`` as each ends.
+    """Separate ``works`` on Ray workers, calling ``item_done(index, separated)`` as each ends.
 
     ``expected`` are the backend settings the cache keys were made with; a worker whose
     backend resolves otherwise is refused.
@@ -338,10 +339,11 @@ class _Batch:
             ref = worker.separate.remote(index, self._works[index], self._board)
             self._running[ref] = (index, worker)
 
-    def _frames(self, ref: Any, index: int) -> int:
+    def _frames(self, ref: Any, index: int) -> SeparatedItem:
         exceptions = self._ray.exceptions
         try:
-            return int(self._ray.get(ref))
+            separated: SeparatedItem = self._ray.get(ref)
+            return separated
         except exceptions.RayTaskError as error:
             # The worker's own exception, so its one-line message reaches the user as is.
             if isinstance(error.cause, Exception):

@@ -27,6 +27,34 @@ StemsAs = Literal["tracks", "takes"]
 
 
 @dataclass(frozen=True)
+class PresenceRecord:
+    """How present a target stem's prompt is in one chunk of the input (0..1), and whether
+    the chunk was made silent for it (below the presence threshold)."""
+
+    start_s: float
+    end_s: float
+    score: float
+    silenced: bool = False
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> PresenceRecord:
+        return cls(
+            float(entry["start_s"]),
+            float(entry["end_s"]),
+            float(entry["score"]),
+            bool(entry.get("silenced", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "score": round(self.score, 4),
+            "silenced": self.silenced,
+        }
+
+
+@dataclass(frozen=True)
 class StemRecord:
     """One stem file a run wrote: what it is, where it came from, where it sits in time."""
 
@@ -53,11 +81,14 @@ class StemRecord:
     color: str | None = None  # "#RRGGBB" from the preset
     stems_as: StemsAs = "tracks"  # the preset's placement: new tracks or takes
     track_name: str | None = None  # the stem track's (or take's) name
+    presence: tuple[PresenceRecord, ...] = ()
+    """Per chunk, for a target of a backend that scores presence (sam-audio); else empty."""
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> StemRecord:
         known = {name: entry[name] for name in cls.__dataclass_fields__ if name in entry}
         known["pre_chain"] = tuple(entry.get("pre_chain") or ())
+        known["presence"] = tuple(PresenceRecord.from_json(c) for c in entry.get("presence") or ())
         known["position_s"] = float(entry.get("position_s") or 0.0)
         if "mode" not in entry:  # manifests from before the field: items had GUIDs
             known["mode"] = "item" if entry.get("item_guid") else "file"
@@ -66,6 +97,7 @@ class StemRecord:
     def to_json(self) -> dict[str, Any]:
         document = {name: getattr(self, name) for name in self.__dataclass_fields__}
         document["pre_chain"] = list(self.pre_chain)
+        document["presence"] = [c.to_json() for c in self.presence] or None
         # Fields a reader cannot leave out are always written; unknown sizes are left out.
         return {k: v for k, v in document.items() if v is not None or k in _ALWAYS}
 

@@ -23,14 +23,20 @@ from samaudio_daw.files import check_target
 from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job
 from samaudio_daw.jobs.outdir import hold_output_dir
-from samaudio_daw.jobs.results import Result, StemRecord, read_result, write_result
+from samaudio_daw.jobs.results import (
+    PresenceRecord,
+    Result,
+    StemRecord,
+    read_result,
+    write_result,
+)
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.serial import SerialExecutor
-from samaudio_daw.jobs.stems import remove_stem_leftovers
+from samaudio_daw.jobs.stems import SeparatedItem, remove_stem_leftovers
 from samaudio_daw.jobs.work import ItemWork, plan_item, resolve_preset
 from samaudio_daw.presets import PresetLibrary
 from samaudio_daw.separation.backends import create_backend
-from samaudio_daw.separation.base import Separator
+from samaudio_daw.separation.base import ChunkScore, Separator
 
 
 def _check_no_overwrite(works: Sequence[ItemWork]) -> None:
@@ -87,7 +93,19 @@ def _track_label(work: ItemWork) -> str:
     return work.item.track or Path(work.item.name).stem
 
 
-def _stem_records(work: ItemWork, frames: int, reused: bool) -> list[StemRecord]:
+def _presence_by_prompt(scores: Sequence[ChunkScore]) -> dict[int, tuple[PresenceRecord, ...]]:
+    found: dict[int, list[PresenceRecord]] = {}
+    for c in sorted(scores, key=lambda c: (c.prompt, c.start_s)):
+        found.setdefault(c.prompt, []).append(
+            PresenceRecord(c.start_s, c.end_s, c.score, c.silenced)
+        )
+    return {prompt: tuple(chunks) for prompt, chunks in found.items()}
+
+
+def _stem_records(
+    work: ItemWork, frames: int, reused: bool, presence: Sequence[tuple[PresenceRecord, ...]]
+) -> list[StemRecord]:
+    """``presence``: per plan, its chunks' presence scores."""
     info = audio_info(work.item.audio)
     item = work.item
     return [
@@ -115,14 +133,27 @@ def _stem_records(work: ItemWork, frames: int, reused: bool) -> list[StemRecord]
             color=work.preset.color_of(plan.name),
             stems_as=work.preset.stems_as,  # type: ignore[arg-type]
             track_name=work.preset.track_name_of(plan.name, _track_label(work)),
+            presence=chunks,
         )
-        for plan in work.plans
+        for plan, chunks in zip(work.plans, presence, strict=True)
     ]
 
 
-def _previous_frames(work: ItemWork, previous: Result | None) -> int | None:
-    """The frames of ``work``'s stems when the last run wrote them all with the same
-    cache key and they are still there; None when the item must be separated again."""
+def _new_records(work: ItemWork, separated: SeparatedItem) -> list[StemRecord]:
+    """Records of freshly written stems: the n-th target plan has prompt n's scores."""
+    by_prompt = _presence_by_prompt(separated.scores)
+    targets = [plan for plan in work.plans if plan.kind == "target"]
+    presence = [
+        by_prompt.get(targets.index(plan), ()) if plan.kind == "target" else ()
+        for plan in work.plans
+    ]
+    return _stem_records(work, separated.frames, False, presence)
+
+
+def _previous_records(work: ItemWork, previous: Result | None) -> list[StemRecord] | None:
+    """``work``'s stems as the last run recorded them, when it wrote them all with the same
+    cache key and they are still there (marked reused); None when the item must be
+    separated again."""
     if previous is None:
         return None
     by_file = {stem.file: stem for stem in previous.stems}
@@ -131,7 +162,11 @@ def _previous_frames(work: ItemWork, previous: Result | None) -> int | None:
         return None
     if not all(plan.path.is_file() for plan in work.plans):
         return None
-    return found[0].frames if found[0] is not None else None
+    frames = found[0].frames if found[0] is not None else None
+    if frames is None:
+        return None
+    presence = [s.presence if s is not None else () for s in found]
+    return _stem_records(work, frames, True, presence)
 
 
 class _ResultBook:
@@ -150,16 +185,16 @@ class _ResultBook:
         self._started = time.monotonic()
         self._records: dict[int, list[StemRecord]] = {}
         for index, work in enumerate(works):
-            frames = _previous_frames(work, previous)
-            if frames is not None:
-                self._records[index] = _stem_records(work, frames, reused=True)
+            records = _previous_records(work, previous)
+            if records is not None:
+                self._records[index] = records
 
     def todo(self) -> list[int]:
         """Indexes of the items that still need separating."""
         return [i for i in range(len(self._works)) if i not in self._records]
 
-    def item_done(self, index: int, frames: int) -> None:
-        self._records[index] = _stem_records(self._works[index], frames, reused=False)
+    def item_done(self, index: int, separated: SeparatedItem) -> None:
+        self._records[index] = _new_records(self._works[index], separated)
         self.write()
 
     def write(self) -> Result:
@@ -254,8 +289,8 @@ def _run_works(
     for index in todo:  # what a killed run left for these very stems
         remove_stem_leftovers(works[index].plans)
 
-    def item_done(position: int, frames: int) -> None:
-        book.item_done(todo[position], frames)
+    def item_done(position: int, separated: SeparatedItem) -> None:
+        book.item_done(todo[position], separated)
 
     if todo:
         executor.run([works[i] for i in todo], job, separator, control, item_done)

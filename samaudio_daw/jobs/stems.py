@@ -21,10 +21,19 @@ from samaudio_daw.files import remove_own_temp
 from samaudio_daw.jobs.block_chain import BlockChain
 from samaudio_daw.jobs.progress import JobCancelled
 from samaudio_daw.presets import Preset
-from samaudio_daw.separation.base import Prompt, Separator, residual_of
+from samaudio_daw.separation.base import ChunkScore, Prompt, Separator, residual_of
 from samaudio_daw.separation.chunking import BlockStream
 
 _READ_BLOCK_FRAMES = 1 << 16
+
+
+@dataclass(frozen=True)
+class SeparatedItem:
+    """What separating one item gave besides its files: frames per stem, and the backend's
+    presence scores per chunk (ChunkScore, seconds from the item's start; may be empty)."""
+
+    frames: int
+    scores: tuple[ChunkScore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,8 @@ def separate_item(
     separator: Separator,
     progress: Callable[[float], None],
     cancel: Callable[[], bool],
-) -> int:
-    """Write every planned stem of one item; returns the number of frames in each."""
+) -> SeparatedItem:
+    """Write every planned stem of one item; the frames in each and the presence scores."""
     with AudioReader(source.path) as reader, ExitStack() as stack:
         info = reader.info
         rate, channels = info.sample_rate, info.channels
@@ -169,7 +178,7 @@ def separate_item(
         _flush_post_chains(writers, post_chains)
         for writer in writers:
             writer.commit()
-        return done
+        return SeparatedItem(done, tuple(stream.scores))
 
 
 def _write_block(

@@ -14,7 +14,13 @@ from samaudio_daw.audio.io import audio_info
 from samaudio_daw.audio.wav import BEXT_FORMATS, read_time_reference
 from samaudio_daw.jobs.cache import audio_digest, cache_key
 from samaudio_daw.jobs.manifest import Job, JobItem
-from samaudio_daw.jobs.stems import ItemAudio, StemPlan, plan_stems, separate_item
+from samaudio_daw.jobs.stems import (
+    ItemAudio,
+    SeparatedItem,
+    StemPlan,
+    plan_stems,
+    separate_item,
+)
 from samaudio_daw.presets import Preset, PresetLibrary, preset_for_prompts, preset_to_dict
 from samaudio_daw.separation.base import Prompt, Separator
 
@@ -32,8 +38,8 @@ class ItemWork:
 
     def separate(
         self, separator: Separator, progress: Callable[[float], None], cancel: Callable[[], bool]
-    ) -> int:
-        """Write every planned stem of this item; returns the frames in each."""
+    ) -> SeparatedItem:
+        """Write every planned stem of this item; the frames in each and presence scores."""
         return separate_item(
             self.source, self.preset, self.prompts, self.plans, separator, progress, cancel
         )

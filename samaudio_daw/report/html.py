@@ -222,10 +222,36 @@ def _group(report: GroupReport) -> str:
             f'<p class="note original-used" data-original="{_attr(report.original.kind)}">'
             f"{escape(report.original.note)}</p>",
             _figure_table(report),
+            _presence(group),
             _null(group, figures),
             *(_picture(picture) for picture in report.pictures),
             "</article>",
         ]
+    )
+
+
+def _presence(group: StemGroup) -> str:
+    """Per target, the presence score of each chunk the backend scored; silenced chunks
+    (below the presence threshold) are marked. Empty when no stem carries scores."""
+    rows = []
+    for stem in group.stems:
+        if not stem.presence:
+            continue
+        cells = "".join(
+            f'<td data-start="{c.start_s:.3f}" data-end="{c.end_s:.3f}" '
+            f'data-score="{c.score:.4f}"' + (' class="silenced"' if c.silenced else "") + ">"
+            f"{c.start_s:.1f}-{c.end_s:.1f} s: {c.score:.2f}"
+            + (" (silenced)" if c.silenced else "")
+            + "</td>"
+            for c in stem.presence
+        )
+        rows.append(f'<tr data-stem="{_attr(stem.name)}"><th>{escape(stem.name)}</th>{cells}</tr>')
+    if not rows:
+        return ""
+    return (
+        '<p class="note">Presence per chunk (0..1; how much of the generated target the '
+        "mixture accounts for, or the text ranker's score):</p>\n"
+        f'<table class="presence">{"".join(rows)}</table>'
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from samaudio_daw.audio.io import AudioFileError, AudioReader, audio_info
 from samaudio_daw.errors import UserError
 from samaudio_daw.jobs.manifest import ManifestError
-from samaudio_daw.jobs.results import Result, StemRecord, load_result
+from samaudio_daw.jobs.results import PresenceRecord, Result, StemRecord, load_result
 from samaudio_daw.report.errors import ReportError
 
 StemKind = Literal["target", "residual"]
@@ -39,6 +39,8 @@ class Stem:
     path: Path
     file: str  # as written in the manifest, relative to it
     reused: bool = False
+    presence: tuple[PresenceRecord, ...] = ()
+    """Per chunk, how present the prompt is (targets of backends that score it)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("target", "residual"):
@@ -126,7 +128,8 @@ def stem_groups(result: Result, result_dir: Path) -> list[StemGroup]:
 def _group(records: Sequence[StemRecord], result_dir: Path) -> StemGroup:
     first = records[0]
     stems = tuple(
-        Stem(r.name, r.kind, r.prompt, result_dir / r.file, r.file, r.reused) for r in records
+        Stem(r.name, r.kind, r.prompt, result_dir / r.file, r.file, r.reused, r.presence)
+        for r in records
     )
     info = _stem_info(stems[0].path)
     return StemGroup(

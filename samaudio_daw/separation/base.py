@@ -76,6 +76,18 @@ class Prompt:
             raise ValueError("a prompt needs some text, e.g. 'isolate the vocal'")
 
 
+@dataclass(frozen=True)
+class ChunkScore:
+    """How present prompt ``prompt`` is in the stretch ``start_s``..``end_s`` of the audio
+    (0..1), and whether the backend made that stretch silent for it."""
+
+    prompt: int
+    start_s: float
+    end_s: float
+    score: float
+    silenced: bool
+
+
 @runtime_checkable
 class Separator(Protocol):
     """A separation backend.
@@ -90,6 +102,8 @@ class Separator(Protocol):
     ``separation.chunking``): ``context_s_for(prompts, sample_rate)`` (or a plain
     ``context_s``), the seconds of real neighbouring audio a block needs on each side,
     and ``frame_alignment(sample_rate)``, the frame grid block starts must fall on.
+    A backend that scores how present each prompt is may keep ``last_presence``: the
+    ChunkScores of its last ``separate`` call, in seconds from the start of that audio.
     """
 
     name: str

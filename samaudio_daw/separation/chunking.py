@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from samaudio_daw.separation.base import (
+    ChunkScore,
     Prompt,
     SeparationError,
     Separator,
@@ -197,6 +198,9 @@ class BlockStream:
         self.frames_in = 0
         self.frames_out = 0
         self._finished = False
+        self.scores: list[ChunkScore] = []
+        """The backend's presence scores (``last_presence``), in seconds from the start of
+        the file; of overlapping blocks, each block's own stride."""
 
     def push(self, audio: np.ndarray) -> list[np.ndarray]:
         """Add the next input frames; returns the target frames now final, one per prompt."""
@@ -238,6 +242,7 @@ class BlockStream:
         targets = _separate_block(
             self._separator, block, self._sample_rate, self._prompts, plan, kept
         )
+        self._keep_scores(start, kept)
         self._grow_sums(start + kept)
         offset = start - self.frames_out
         for sums, target in zip(self._sums, targets, strict=True):
@@ -247,6 +252,17 @@ class BlockStream:
         keep_from = max(self._next_start - plan.context_frames, self._input_origin)
         self._input = self._input[:, keep_from - self._input_origin :]
         self._input_origin = keep_from
+
+    def _keep_scores(self, start: int, kept: int) -> None:
+        """The block's scores whose middle falls in its own stride, moved to file time."""
+        rate = self._sample_rate
+        origin = (start - self._plan.context_frames) / rate
+        low, high = start / rate, (start + min(kept, self._plan.stride_frames)) / rate
+        for c in getattr(self._separator, "last_presence", ()):
+            middle = origin + (c.start_s + c.end_s) / 2
+            if low <= middle < high:
+                start_s, end_s = max(0.0, origin + c.start_s), origin + c.end_s
+                self.scores.append(ChunkScore(c.prompt, start_s, end_s, c.score, c.silenced))
 
     def _grow_sums(self, end_frame: int) -> None:
         extra = end_frame - self.frames_out - self._weight_sum.shape[0]

@@ -181,7 +181,7 @@ def test_a_retried_item_first_removes_what_its_killed_attempt_left(tmp_path: Pat
     remove_leftovers(work)
     assert not stale.exists() and other.exists()
     worker = ItemSeparator("dsp", BackendOptions(), _dsp().settings())
-    assert worker.separate(0, work, _NoBoard()) == int(0.2 * RATE)
+    assert worker.separate(0, work, _NoBoard()).frames == int(0.2 * RATE)
     assert all(plan.path.is_file() for plan in work.plans)
 
 

@@ -409,3 +409,40 @@ def test_text_from_the_manifest_is_escaped(tmp_path: Path) -> None:
     page = _read_page(path)
     assert page.images == [] and page.summary["skipped"] == "1" and page.summary["rtf"] == "–"
     assert 'missing media: "x&y.wav"' in page.skipped_text
+
+
+def test_presence_scores_per_chunk_are_shown_per_target(tmp_path: Path) -> None:
+    from samaudio_daw.jobs.results import load_result
+    from samaudio_daw.report import write_report
+
+    rate = 8000
+    mix = _hummy(2.0, rate, 1, seed=5)
+    target = 0.5 * mix
+    for name, audio in (("mix.wav", mix), ("mix_owl.wav", target), ("mix_rest.wav", mix - target)):
+        sf.write(tmp_path / name, audio.T, rate, subtype="FLOAT")
+    chunks = [
+        {"start_s": 0.0, "end_s": 1.0, "score": 0.81, "silenced": False},
+        {"start_s": 0.76, "end_s": 1.76, "score": 0.12, "silenced": True},
+    ]
+    common = {"input": str(tmp_path / "mix.wav"), "sample_rate": rate, "frames": mix.shape[1]}
+    stems = [
+        {**common, "name": "owl", "kind": "target", "prompt": "owl", "file": "mix_owl.wav",
+         "presence": chunks},
+        {**common, "name": "rest", "kind": "residual", "prompt": None, "file": "mix_rest.wav"},
+    ]  # fmt: skip
+    document = {"version": 1, "backend": "sam-audio", "audio_s": 2.0, "stems": stems}
+    (tmp_path / "result.json").write_text(json.dumps(document), encoding="utf-8")
+    result = load_result(tmp_path / "result.json")  # the schema accepts the field
+    assert [c.score for c in result.stems[0].presence] == [0.81, 0.12]
+    assert result.stems[1].presence == () and "presence" not in result.stems[1].to_json()
+    assert result.stems[0].to_json()["presence"] == chunks
+    text = write_report(tmp_path / "result.json").read_text(encoding="utf-8")
+    assert '<table class="presence"><tr data-stem="owl"><th>owl</th>' in text
+    assert 'data-score="0.8100">0.0-1.0 s: 0.81</td>' in text
+    assert 'class="silenced">0.8-1.8 s: 0.12 (silenced)</td>' in text
+    assert 'data-stem="rest"' not in text
+
+
+def test_a_result_without_presence_scores_has_no_presence_table(runs: dict[str, Path]) -> None:
+    text = runs["separate"].read_text(encoding="utf-8")  # the dsp backend scores nothing
+    assert 'class="presence"' not in text and '<table class="figures">' in text

@@ -40,6 +40,15 @@ def test_separate_stereo_44k_file_gives_stems_that_null(tmp_path: Path) -> None:
     assert result["version"] == 1
     kinds = [stem["kind"] for stem in result["stems"]]
     assert kinds.count("target") == 2 and kinds.count("residual") == 1
+    # Per target, the presence score of every 1 s chunk (stride 0.75 s), in file time.
+    for stem in result["stems"]:
+        chunks = stem.get("presence", [])
+        if stem["kind"] == "residual":
+            assert chunks == []
+            continue
+        assert [c["start_s"] for c in chunks] == [0.0, 0.76, 1.52]  # whole 40 ms frames
+        assert chunks[-1]["end_s"] >= 2.5 and all(0 <= c["score"] <= 1 for c in chunks)
+        assert not any(c["silenced"] for c in chunks)
     total = np.zeros_like(audio, dtype=np.float64)
     for stem in result["stems"]:
         data, rate = sf.read(out / stem["file"], dtype="float32", always_2d=True)
@@ -71,6 +80,7 @@ def test_presence_threshold_and_candidates_from_the_command_line(tmp_path: Path)
     [target] = [s for s in result["stems"] if s["kind"] == "target"]
     data, _ = sf.read(out / target["file"], dtype="float32")
     assert np.abs(data).max() == 0.0
+    assert target["presence"] and all(c["silenced"] and c["score"] < 1 for c in target["presence"])
 
 
 def test_compile_flag_reaches_the_backend_and_bad_values_are_refused(tmp_path: Path) -> None:

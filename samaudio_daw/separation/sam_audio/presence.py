@@ -13,25 +13,17 @@ calibrated on the released models. 0.3 is a cautious first value to try.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from samaudio_daw.separation.base import ChunkScore
 from samaudio_daw.separation.sam_audio.masks import StftGrid
 
 _SILENT = 1e-10
 """Target energy per sample below this (about -100 dBFS) counts as silence."""
 
 
-@dataclass(frozen=True)
-class ChunkPresence:
-    """One (clip, prompt): where the clip is in the track and how present the prompt is."""
-
-    prompt: int
-    start_s: float
-    end_s: float
-    score: float
-    silenced: bool
+ChunkPresence = ChunkScore
+"""One (clip, prompt): where the clip is in the track and how present the prompt is."""
 
 
 def presence_scores(target: torch.Tensor, mixture: torch.Tensor, grid: StftGrid) -> torch.Tensor:
