@@ -429,6 +429,17 @@ function names.without_tag(track_name)
   return (trim(base):gsub("%s%s+", " "))
 end
 
+--- A stem track's (or take's) name by a pattern: "{stem} - {track}" with "vocal" and
+--- "Vox [lead-vocal]" -> "vocal - Vox" (the track's [tag] and {prompts} left out).
+function names.stem_track(pattern, stem, track_name)
+  local track = names.without_tag(track_name or "")
+  local name = pattern:gsub("{stem}", function() return stem end)
+  name = name:gsub("{track}", function() return track end)
+  name = trim(name):gsub("^[%s%-]+", ""):gsub("[%s%-]+$", "")
+  if name == "" then return stem end
+  return name
+end
+
 --- A file-name-safe short name: "Vox 2 [lead-vocal]" -> "vox-2-lead-vocal".
 function names.slug(text)
   local slug = text:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
@@ -858,7 +869,8 @@ local function group_of(groups, order, stem)
   local group = groups[key]
   if not group then
     group = { track_guid = stem.track_guid, track = stem.track, input = stem.input,
-      stem_names = {}, known = {}, items = {}, item_order = {} }
+      stem_names = {}, known = {}, items = {}, item_order = {}, looks = {},
+      stems_as = stem.stems_as == "takes" and "takes" or "tracks" }
     groups[key] = group
     order[#order + 1] = group
   end
@@ -869,6 +881,7 @@ local function add_stem(group, stem, file)
   if not group.known[stem.name] then
     group.known[stem.name] = true
     group.stem_names[#group.stem_names + 1] = stem.name
+    group.looks[stem.name] = { name = stem.track_name, color = stem.color }
   end
   local key = stem.item_guid or stem.input
   local item = group.items[key]
@@ -932,6 +945,36 @@ function import.insert_point(source)
     closes = depth(last_track) - kept }
 end
 
+--- The import settings a producer keeps in REAPER (ExtState, see the README):
+--- "stems_as" (tracks or takes, else each preset's choice) and "stem_track_name"
+--- (a name pattern with {stem} and {track}, else the names the result gives).
+import.STEMS_AS_KEY = "stems_as"
+import.NAME_KEY = "stem_track_name"
+
+function import.settings()
+  local stems_as = reaper.GetExtState(M.EXT_SECTION, import.STEMS_AS_KEY)
+  local pattern = reaper.GetExtState(M.EXT_SECTION, import.NAME_KEY)
+  return {
+    stems_as = (stems_as == "tracks" or stems_as == "takes") and stems_as or nil,
+    pattern = pattern:find("{stem}", 1, true) and pattern or nil,
+  }
+end
+
+--- "#RRGGBB" as REAPER's custom colour (I_CUSTOMCOLOR): the OS's native order with the
+--- "custom colour" flag; nil for no colour.
+function import.native_color(hex)
+  if type(hex) ~= "string" or not hex:match("^#%x%x%x%x%x%x$") then return nil end
+  local r, g, b = tonumber(hex:sub(2, 3), 16), tonumber(hex:sub(4, 5), 16),
+    tonumber(hex:sub(6, 7), 16)
+  return reaper.ColorToNative(r, g, b) | 0x1000000
+end
+
+--- A stem's track (or take) name: the setting's pattern, else the result's name.
+local function stem_name_of(group, stem_name, settings, track_name)
+  if settings.pattern then return names.stem_track(settings.pattern, stem_name, track_name) end
+  return group.looks[stem_name].name or stem_name
+end
+
 local function new_track(index, name, folder_depth)
   reaper.InsertTrackAtIndex(index, false)
   local track = reaper.GetTrack(0, index)
@@ -940,8 +983,10 @@ local function new_track(index, name, folder_depth)
   return track
 end
 
---- Insert "<name> stems" and one child per stem; returns the children by stem name.
-local function insert_folder(source, name, stem_names)
+--- Insert "<name> stems" and one child per stem, named and coloured as the group's
+--- stems say; returns the children by stem name.
+local function insert_folder(source, name, group, settings)
+  local stem_names = group.stem_names
   local at, closes = reaper.CountTracks(0), 0
   if source then
     local point = import.insert_point(source)
@@ -952,7 +997,11 @@ local function insert_folder(source, name, stem_names)
   local children = {}
   for i, stem_name in ipairs(stem_names) do
     local last = i == #stem_names
-    children[stem_name] = new_track(at + i, stem_name, last and (closes - 1) or 0)
+    local title = stem_name_of(group, stem_name, settings, name)
+    local track = new_track(at + i, title, last and (closes - 1) or 0)
+    local color = import.native_color(group.looks[stem_name].color)
+    if color then reaper.SetMediaTrackInfo_Value(track, "I_CUSTOMCOLOR", color) end
+    children[stem_name] = track
   end
   return children
 end
@@ -998,12 +1047,56 @@ local function add_stem_item(track, file, stem_name, props)
   return item
 end
 
-local function import_group(group)
+--- The original items of a group's stems, or nil when one of them is gone (then the
+--- stems cannot be its takes).
+local function original_items(group)
+  local found = {}
+  for i, entry in ipairs(group.item_order) do
+    found[i] = entry.item_guid and project.find_item(entry.item_guid)
+    if not found[i] then return nil end
+  end
+  return found
+end
+
+--- One take per stem in each original item, after its takes; the active take is kept.
+local function import_group_as_takes(group, originals, settings, name)
+  local count = 0
+  for i, entry in ipairs(group.item_order) do
+    local item = originals[i]
+    local active = reaper.GetActiveTake(item)
+    for _, stem_name in ipairs(group.stem_names) do
+      local file = entry.files[stem_name]
+      if file then
+        local source = reaper.PCM_Source_CreateFromFile(file)
+        if not source then return nil, file .. ": REAPER cannot open this stem" end
+        local take = reaper.AddTakeToMediaItem(item)
+        reaper.SetMediaItemTake_Source(take, source)
+        local title = stem_name_of(group, stem_name, settings, name)
+        reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", title, true)
+        for _, key in ipairs(active and TAKE_COPIES or {}) do
+          reaper.SetMediaItemTakeInfo_Value(take, key, reaper.GetMediaItemTakeInfo_Value(active, key))
+        end
+        local color = import.native_color(group.looks[stem_name].color)
+        if color then reaper.SetMediaItemTakeInfo_Value(take, "I_CUSTOMCOLOR", color) end
+        count = count + 1
+      end
+    end
+    if active then reaper.SetActiveTake(active) end -- a new take would be the active one
+  end
+  return count
+end
+
+local function import_group(group, settings)
   local source = (group.track_guid and project.find_track(group.track_guid))
     or (group.track and project.find_track_named(group.track))
   local name = source and project.track_name(source)
     or group.track or path.basename(group.input or "stems")
-  local children = insert_folder(source, name, group.stem_names)
+  if (settings.stems_as or group.stems_as) == "takes" then
+    local originals = source and original_items(group)
+    if originals then return import_group_as_takes(group, originals, settings, name) end
+    M.console("samaudio: the items of '" .. name .. "' are gone; its stems go on new tracks")
+  end
+  local children = insert_folder(source, name, group, settings)
   local count = 0
   for _, entry in ipairs(group.item_order) do
     local props = stem_properties(entry)
@@ -1026,10 +1119,11 @@ end
 --- Import a planned result in one undo block; returns the number of stem items.
 function import.apply(plan)
   local total, failure = 0, nil
+  local settings = import.settings()
   reaper.Undo_BeginBlock()
   reaper.PreventUIRefresh(1)
   for _, group in ipairs(plan.groups) do
-    local ok, count, err = pcall(import_group, group)
+    local ok, count, err = pcall(import_group, group, settings)
     if not ok then failure = count break end
     if count == nil then failure = err break end
     total = total + count

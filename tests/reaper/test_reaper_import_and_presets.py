@@ -63,17 +63,17 @@ def test_import_puts_stems_under_the_tracks_found_by_guid(
     assert _names(dump) == [
         ("Lead (renamed)", 0, 1),
         ("Lead (renamed) stems", 1, 0),
-        ("vocal", 0, 0),
-        ("instrumental", -1, 0),
+        ("vocal - Vox", 0, 0),
+        ("instrumental - Vox", -1, 0),
         ("Drums", 0, 0),
         ("Gtr", 0, 1),
         ("Gtr stems", 1, 0),
-        ("bass", 0, 0),
-        ("no-bass", -1, 0),
+        ("bass - Gtr", 0, 0),
+        ("no-bass - Gtr", -1, 0),
     ]
-    (vocal,) = next(t for t in dump["tracks"] if t["name"] == "vocal")["items"]
+    (vocal,) = next(t for t in dump["tracks"] if t["name"] == "vocal - Vox")["items"]
     assert vocal["values"]["D_FADEINLEN"] == 0.3 and vocal["values"]["D_VOL"] == 0.5
-    (bass,) = next(t for t in dump["tracks"] if t["name"] == "bass")["items"]
+    (bass,) = next(t for t in dump["tracks"] if t["name"] == "bass - Gtr")["items"]
     assert bass["values"]["D_POSITION"] == 0.5 and bass["values"]["D_LENGTH"] == 2.0
     assert bass["values"]["D_FADEINLEN"] == 0, "the original item is gone: plain stem item"
     assert [u["desc"] for u in dump["undo"]] == ["samaudio: lead-vocal, bass"]
@@ -90,11 +90,11 @@ def test_import_without_the_source_tracks_adds_folders_at_the_end(
     assert _names(dump) == [
         ("Other", 0, 0),
         ("Vox [lead-vocal] stems", 1, 0),
-        ("vocal", 0, 0),
-        ("instrumental", -1, 0),
+        ("vocal - Vox", 0, 0),
+        ("instrumental - Vox", -1, 0),
         ("Gtr stems", 1, 0),
-        ("bass", 0, 0),
-        ("no-bass", -1, 0),
+        ("bass - Gtr", 0, 0),
+        ("no-bass - Gtr", -1, 0),
     ]
 
 

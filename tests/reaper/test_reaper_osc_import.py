@@ -88,8 +88,8 @@ def test_the_last_result_is_imported_once_without_a_dialog(
     assert _names(first) == [
         ("Take", 0, 0),
         ("take.wav stems", 1, 0),
-        ("vocal", 0, 0),
-        ("instrumental", -1, 0),
+        ("vocal - take", 0, 0),
+        ("instrumental - take", -1, 0),
     ]
     (vocal,) = first["tracks"][2]["items"]
     assert vocal["takes"][0]["source"] == str(separated.result.parent / "take.vocal.wav")

@@ -57,12 +57,12 @@ def test_stems_come_back_as_folders_under_each_source_track(bridge_runs: dict) -
         ("Band", 1, 0),
         ("Vox [lead-vocal]", 0, 1),
         ("Vox [lead-vocal] stems", 1, 0),
-        ("vocal", 0, 0),
-        ("instrumental", -1, 0),
+        ("vocal - Vox", 0, 0),
+        ("instrumental - Vox", -1, 0),
         ("Gtr", 0, 1),  # it closed the Band folder; its stems folder does now
         ("Gtr stems", 1, 0),
-        ("bass", 0, 0),
-        ("no-bass", -2, 0),
+        ("bass - Gtr", 0, 0),
+        ("no-bass - Gtr", -2, 0),
         ("Keys", 0, 0),
     ]
     assert [(u["desc"], u["flags"]) for u in dump["undo"]] == [("samaudio: lead-vocal, bass", -1)]
@@ -73,7 +73,7 @@ def test_stems_come_back_as_folders_under_each_source_track(bridge_runs: dict) -
 def test_stem_items_keep_position_length_fades_and_volume(bridge_runs: dict) -> None:
     run = bridge_runs["ok"]
     for stem in ("vocal", "instrumental"):
-        (stem_item,) = _track(run.dump, stem)["items"]
+        (stem_item,) = _track(run.dump, f"{stem} - Vox")["items"]
         values, (take,) = stem_item["values"], stem_item["takes"]
         assert values["D_POSITION"] == 1.0 and values["D_LENGTH"] == 1.5
         assert values["D_FADEINLEN"] == 0.1 and values["D_FADEOUTLEN"] == 0.2

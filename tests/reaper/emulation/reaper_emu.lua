@@ -174,10 +174,13 @@ local function new_guid()
   return string.format("{%08X-0000-4000-8000-%012X}", n, n)
 end
 
-local TRACK_VALUES = { B_MUTE = "bool", I_FOLDERDEPTH = "int", I_SELECTED = "int", IP_TRACKNUMBER = "read-only" }
+local TRACK_VALUES = {
+  B_MUTE = "bool", I_FOLDERDEPTH = "int", I_SELECTED = "int", I_CUSTOMCOLOR = "int",
+  IP_TRACKNUMBER = "read-only",
+}
 local TRACK_REAL_UNMODELLED = {
   "B_PHASE", "I_SOLO", "I_FXEN", "I_RECARM", "I_NCHAN", "I_FOLDERCOMPACT", "D_VOL", "D_PAN",
-  "D_WIDTH", "B_SHOWINMIXER", "B_SHOWINTCP", "B_MAINSEND", "I_CUSTOMCOLOR", "I_HEIGHTOVERRIDE",
+  "D_WIDTH", "B_SHOWINMIXER", "B_SHOWINTCP", "B_MAINSEND", "I_HEIGHTOVERRIDE",
 }
 local ITEM_DEFAULTS = {
   B_MUTE = 0, B_LOOPSRC = 1, B_UISEL = 0, D_VOL = 1.0, D_POSITION = 0.0, D_LENGTH = 0.0,
@@ -191,9 +194,9 @@ local ITEM_REAL_UNMODELLED = {
 }
 local TAKE_DEFAULTS = {
   D_STARTOFFS = 0.0, D_VOL = 1.0, D_PAN = 0.0, D_PANLAW = -1.0, D_PLAYRATE = 1.0, D_PITCH = 0.0,
-  B_PPITCH = 0, I_CHANMODE = 0,
+  B_PPITCH = 0, I_CHANMODE = 0, I_CUSTOMCOLOR = 0,
 }
-local TAKE_REAL_UNMODELLED = { "I_PITCHMODE", "I_CUSTOMCOLOR", "IP_TAKENUMBER" }
+local TAKE_REAL_UNMODELLED = { "I_PITCHMODE", "IP_TAKENUMBER" }
 
 local function in_list(list, value)
   for _, entry in ipairs(list) do if entry == value then return true end end
@@ -210,6 +213,7 @@ local function new_track(spec)
   return new_handle("MediaTrack", {
     name = spec.name or "", guid = spec.guid or new_guid(), depth = spec.depth or 0,
     mute = spec.mute and 1 or 0, selected = spec.selected and 1 or 0, items = {},
+    color = spec.color or 0,
   })
 end
 
@@ -299,6 +303,7 @@ define("GetMediaTrackInfo_Value", { "MediaTrack", "string" }, function(track, pa
   if parm == "B_MUTE" then return track.mute end
   if parm == "I_FOLDERDEPTH" then return track.depth end
   if parm == "I_SELECTED" then return track.selected end
+  if parm == "I_CUSTOMCOLOR" then return track.color end
   if parm == "IP_TRACKNUMBER" then return track_index(track) or 0 end
   if in_list(TRACK_REAL_UNMODELLED, parm) then not_emulated("track value " .. parm) end
   error("emulation: " .. parm .. " is not a track parameter", 2)
@@ -310,6 +315,7 @@ define("SetMediaTrackInfo_Value", { "MediaTrack", "string", "number" }, function
   if parm == "B_MUTE" then track.mute = value ~= 0 and 1 or 0
   elseif parm == "I_FOLDERDEPTH" then track.depth = math.floor(value)
   elseif parm == "I_SELECTED" then track.selected = value ~= 0 and 1 or 0
+  elseif parm == "I_CUSTOMCOLOR" then track.color = math.floor(value)
   elseif in_list(TRACK_REAL_UNMODELLED, parm) then not_emulated("track value " .. parm)
   else error("emulation: " .. parm .. " is not a track parameter", 2) end
   changed("track " .. parm)
@@ -387,8 +393,24 @@ end)
 define("AddTakeToMediaItem", { "MediaItem" }, function(item)
   local take = new_take(item, {})
   item.takes[#item.takes + 1] = take
+  -- The new take becomes the active one, as in REAPER.
+  item.values.I_CURTAKE = #item.takes - 1
   changed("AddTakeToMediaItem")
   return take
+end)
+
+define("SetActiveTake", { "MediaItem_Take" }, function(take)
+  for index, each in ipairs(take.item.takes) do
+    if each == take then take.item.values.I_CURTAKE = index - 1 end
+  end
+  changed("SetActiveTake")
+end)
+
+-- The colour order of the OS the scenario names: Windows keeps red in the low byte
+-- (RGB()), macOS and Linux (SWELL) in the high byte.
+define("ColorToNative", { "integer", "integer", "integer" }, function(r, g, b)
+  if S.os == "mac" then return (r << 16) | (g << 8) | b end
+  return r | (g << 8) | (b << 16)
 end)
 
 local function take_value_name(parm)
@@ -718,7 +740,7 @@ local function snapshot()
       items[j] = { guid = item.guid, values = copy(item.values), takes = as_array(takes) }
     end
     tracks[i] = { name = track.name, guid = track.guid, depth = track.depth, mute = track.mute,
-      selected = track.selected, items = as_array(items) }
+      selected = track.selected, color = track.color, items = as_array(items) }
   end
   return as_array(tracks)
 end
@@ -734,7 +756,7 @@ function emu.setup(scenario)
     media_path = scenario.media_path or "/tmp", resource_path = scenario.resource_path or "/tmp",
     project_file = scenario.project_file or "", time_selection = scenario.time_selection,
     markers = scenario.markers or {}, answers = scenario.answers or {}, events = scenario.events or {},
-    ext_state = scenario.ext_state or {}, tracks = {},
+    ext_state = scenario.ext_state or {}, tracks = {}, os = scenario.os or "windows",
   }
   S.project = new_handle("ReaProject", {})
   for _, spec in ipairs(scenario.tracks or {}) do
