@@ -83,8 +83,8 @@ def test_audition_of_the_time_selection_then_commit_with_the_same_settings(
     assert _names(dump) == [
         ("Vox [lead-vocal]", 0),
         ("Vox [lead-vocal] stems", 1),
-        ("vocal", 0),
-        ("instrumental", -1),
+        ("vocal - Vox", 0),
+        ("instrumental - Vox", -1),
         (FOLDER, 1),
         ("vocal", 0),
         ("instrumental", -1),
@@ -193,8 +193,8 @@ def test_three_jobs_in_a_row_one_cancelled_the_others_imported(
     assert _names(dump) == [
         ("Vox [lead-vocal]", 0),
         ("Vox [lead-vocal] stems", 1),
-        ("vocal", 0),
-        ("instrumental", -1),
+        ("vocal - Vox", 0),
+        ("instrumental - Vox", -1),
         ("Gtr [bass]", 0),
         (FOLDER, 1),
         ("vocal", 0),
