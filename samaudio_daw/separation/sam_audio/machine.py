@@ -126,15 +126,16 @@ def weights_bytes(config: SamAudioConfig, dtype: torch.dtype) -> int:
 
 
 def item_bytes(config: SamAudioConfig, chunk_s: float, dtype: torch.dtype) -> int:
-    """Peak activation memory of one (clip, prompt) pair: the larger of the DiT's working
-    set (a few (frames, FFN width) tensors) and the codec decoder's (float32, 48 kHz)."""
+    """Peak activation memory of one (clip, prompt) pair: the DiT's working set (a few
+    (frames, FFN width) tensors) plus the codec decoder's (float32, 48 kHz), since on CUDA a
+    batch is decoded while the next batch's ODE runs (pipeline.blend_clips)."""
     frames = frames_for_seconds(chunk_s, config.codec.sample_rate, config.codec.hop_samples)
     width = config.transformer.ffn_hidden_dim
     element = torch.empty((), dtype=dtype).element_size()
     dit = 6 * frames * width * element
     scale = config.codec.decoder_dim / 1536
     decoder = int(DECODER_BYTES_PER_SAMPLE * scale * chunk_s * config.codec.sample_rate)
-    return max(dit, decoder)
+    return dit + decoder
 
 
 @dataclass(frozen=True)
