@@ -26,7 +26,7 @@ def test_demo_renders_the_song_and_scores_every_stem(tmp_path: Path) -> None:
     assert f"Open in REAPER: {stems.relative_to(tmp_path)}" in done.stdout
     project = read_project(stems)
     names = [track.name for track in project.tracks]
-    assert "Interview [dialogue-cleanup] stems" in names and "dialogue" in names
+    assert "Interview [dialogue-cleanup] stems" in names and "dialogue - Interview" in names
     # Opened from its own folder, the stems project finds every original and every stem.
     sources = [item.active_take.source for t in project.tracks for item in t.items]
     assert sources and all(s is not None and s.media.path is not None for s in sources)
