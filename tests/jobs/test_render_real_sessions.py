@@ -120,3 +120,32 @@ def test_mac_project_with_record_path_and_case_changes(tmp_path: Path, cli) -> N
     # 15 s at 1.0667x of a 3.75 s loop: 16 s of the source, unrolled from 0.46875 s
     assert {sf.info(out / s["file"]).frames for s in looped} == {16 * 48000}
     _nulls(project, stems_project, ["Drum Loop [drums]", "Percussion {extract the hi-hat}"], 12.0)
+
+
+def test_windows_project_as_takes(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    project = _copy("moved-from-windows.RPP", tmp_path)
+    audio = project.parent / "Audio"
+    for number, name in enumerate(["Vox-01", "Vox-02", "Vox-03", "Vox-04", "GtrDI-01"]):
+        _media(audio / f"{name}.wav", 8.0, seed=number)
+    before = project.read_bytes()
+    done = cli("render", project, "--as", "takes", "-o", project.parent / "takes")
+    assert done.returncode == 3, done.stdout + done.stderr  # GtrDI-02 stayed on drive D:
+    assert project.read_bytes() == before
+    stems_project = project.parent / "takes" / "moved-from-windows-stems.rpp"
+    result = json.loads((project.parent / "takes" / "result.json").read_text())
+    original, stems = read_project(project), read_project(stems_project)
+    assert [t.name for t in stems.tracks] == [t.name for t in original.tracks]
+    separated = {s["item_guid"]: s for s in result["stems"]}
+    assert len(separated) == 6  # 5 vocal items, 1 guitar
+    for old_track, new_track in zip(original.tracks, stems.tracks, strict=True):
+        for old, new in zip(old_track.items, new_track.items, strict=True):
+            added = 2 if old.guid in separated else 0
+            assert len(new.takes) == len(old.takes) + added, (old_track.name, old.index)
+            assert new.active_take_index == old.active_take_index
+    # the -4 semitone take is the active second take of Vox-02: its stems keep its PLAYRATE
+    text = rpp.dumps(rpp.load(stems_project))
+    assert text.count("PLAYRATE 1 1 -4 589824 0 0.0025") == 3
+    report = json.loads(cli("inspect", stems_project, "--json").stdout)
+    assert [m["file"] for m in report["missing_media"]] == [
+        "D:\\Sessions\\Ballad\\Audio\\GtrDI-02.wav"
+    ]
