@@ -30,7 +30,9 @@ def model() -> None:
 @click.argument("source", metavar="ID_OR_URL")
 @_REVISION
 @click.option(
-    "--with-rankers", is_flag=True, help="Also fetch the ranker and span-predictor files."
+    "--with-rankers",
+    is_flag=True,
+    help="Also fetch the CLAP text-ranker checkpoint config.json names (the only ranker run).",
 )
 @click.pass_context
 def model_pull(ctx: click.Context, source: str, revision: str | None, with_rankers: bool) -> None:

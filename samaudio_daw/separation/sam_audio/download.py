@@ -17,6 +17,7 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
 
@@ -41,9 +42,11 @@ def fetch_blob(
     blobs.mkdir(parents=True, exist_ok=True)
     part = blob.with_name(blob.name + PART_SUFFIX)
     size = meta.size
+    # A signed CDN address (another host) gets no token, as the hub client does.
+    token_sent = token if urlsplit(meta.location).netloc == urlsplit(url).netloc else None
     for attempt in range(ATTEMPTS):
         try:
-            _continue(hub, meta.location, token, part, size, bar, label)
+            _continue(hub, meta.location, token_sent, part, size, bar, label)
             break
         except OSError as error:
             if error.errno == errno.ENOSPC:
@@ -66,7 +69,7 @@ def _continue(
     have = part.stat().st_size if part.is_file() else 0
     if size is not None and have >= size:
         return
-    headers = hub.utils.build_hf_headers(token=token)
+    headers = hub.utils.build_hf_headers(token=token or False)
     if have:
         headers["Range"] = f"bytes={have}-"
     session = hub.utils.get_session()
