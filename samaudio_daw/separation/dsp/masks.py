@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samaudio_daw.separation.dsp.smoothing import moving_mean
+from samaudio_daw.separation.dsp.smoothing import moving_mean, moving_min_over_frames
 from samaudio_daw.separation.dsp.stft import StftSettings
 
 
@@ -35,6 +35,16 @@ class MaskSettings:
     sustain_span_hz: float = 650.0
     sustained_margin: float = 3.0
     bass_margin: float = 2.0
+    # Drum hits are told by a rise of the 1-8 kHz level (a kick's click, a snare, a hat)
+    # over its quietest moment in ``hit_baseline_s``: between ``hit_rise_db`` (no hit) and
+    # ``hit_full_db`` (a hit). The strict bass share applies only within ``hit_hold_s`` of
+    # a hit (a kick's body rings on); away from drums the whole low band is the bass,
+    # attacks included.
+    hit_band_hz: tuple[float, float] = (1000.0, 8000.0)
+    hit_baseline_s: float = 0.5
+    hit_rise_db: float = 3.0
+    hit_full_db: float = 8.0
+    hit_hold_s: float = 0.6
     hpss_power: float = 2.0  # Wiener exponent of the splits
     # A kick's body is a short low sine sweep, narrow in frequency: its own spans.
     kick_span_s: float = 0.5
@@ -109,6 +119,47 @@ def _wiener(wanted: np.ndarray, other: np.ndarray, exponent: float, margin: floa
     bottom += top
     np.maximum(bottom, np.finfo(np.float32).tiny, out=bottom)
     return np.divide(top, bottom, out=top)
+
+
+def drum_hit_nearby(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, masks: MaskSettings
+) -> np.ndarray:
+    """How surely a drum hit sounds within ``hit_hold_s`` of each frame: (frames, 1) in [0, 1].
+
+    A hit is a rise of the geometric mean level over ``hit_band_hz`` (broadband: one
+    instrument's harmonics barely move it, a click or a noise burst does) above its
+    quietest moment within ``hit_baseline_s``. Digital silence (and the frames touching
+    it) is not a baseline while sound is near, so a track starting from silence does not
+    open with a false hit; a sound with only silence around it does rise from silence.
+    """
+    frequencies = settings.bin_frequencies_hz(sample_rate)
+    low_hz, high_hz = masks.hit_band_hz
+    chosen = (frequencies >= low_hz) & (frequencies <= high_hz)
+    level = np.log(np.sqrt(power[:, chosen]) + _LOG_FLOOR).mean(axis=1, keepdims=True)
+    level = level.astype(np.float32)
+    silent = (level < np.float32(np.log(_SILENT))).astype(np.float32)
+    silent = _moving_max(silent, 2 * (settings.n_fft // settings.hop) + 1) > 0
+    baseline = moving_min_over_frames(
+        np.where(silent, np.inf, level).astype(np.float32),
+        settings.frames_for(masks.hit_baseline_s, sample_rate),
+    )
+    # With nothing but silence around, a sound rises from silence.
+    baseline[np.isinf(baseline)] = np.log(_SILENT)
+    rise_db = (level - baseline) * np.float32(20 / np.log(10))
+    span_db = masks.hit_full_db - masks.hit_rise_db
+    hit = np.clip((rise_db - masks.hit_rise_db) / span_db, 0.0, 1.0)
+    hit[level < np.float32(np.log(_SILENT))] = 0.0
+    return _moving_max(
+        hit.astype(np.float32), settings.frames_for(2 * masks.hit_hold_s, sample_rate)
+    )
+
+
+# Magnitude under which the 1-8 kHz band counts as digital silence (about -94 dBFS).
+_SILENT = 1e-2
+
+
+def _moving_max(values: np.ndarray, width: int) -> np.ndarray:
+    return -moving_min_over_frames(-values, width)
 
 
 def lowpass_curve(

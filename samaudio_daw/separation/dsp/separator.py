@@ -51,6 +51,7 @@ from samaudio_daw.separation.dsp.masks import (
     MaskSettings,
     band_mask,
     centre_mask,
+    drum_hit_nearby,
     hpss_parts,
     percussive_share,
     sustained_share,
@@ -60,7 +61,7 @@ from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-2.0"
+ALGORITHM_VERSION = "dsp-2.1"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
@@ -124,6 +125,7 @@ class DspSeparator:
             if kinds & _HPSS_KINDS
             else 0.0,
             masks.centre_span_s / 2 if kinds & (_STEREO_KINDS | {"lead"}) else 0.0,
+            masks.hit_baseline_s / 2 + masks.hit_hold_s if "bass" in kinds else 0.0,
         ]
         frame_s = StftSettings.for_sample_rate(sample_rate).n_fft / sample_rate
         hum_s = 0.0
@@ -396,8 +398,11 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         return sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
     if kind == "bass":
         # The bass line is sustained and low: the kick's body is low but not sustained.
+        # Only near a drum hit is that test needed; elsewhere the whole low band (note
+        # attacks included) is the bass.
         held = sustained_share(parts.bass, masks.hpss_power, masks.bass_margin)
-        return held * parts.band(None, masks.bass_below_hz)
+        hit = drum_hit_nearby(power, parts.stft, parts.sample_rate, masks)
+        return (1.0 - hit * (1.0 - held)) * parts.band(None, masks.bass_below_hz)
     if kind == "lead":
         # A lead line is held notes above the bass, in the centre of a stereo mix.
         held = sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
