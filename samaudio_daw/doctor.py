@@ -164,6 +164,39 @@ def _model(report: DoctorReport, model: str | None) -> None:
         return
     named = f"{path}" if isinstance(where, Path) else f"{chosen} at {path}"
     report.add("model", True, f"{named}: config.json matches checkpoint.pt")
+    _rankers(report, path)
+
+
+def _rankers(report: DoctorReport, model_dir: Path) -> None:
+    """What config.json names besides the model, and which of it runs here (no weights read)."""
+    from samaudio_daw.separation.sam_audio.rankers import (
+        named_rankers,
+        raw_config,
+        span_predictor_line,
+    )
+    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint
+
+    raw = raw_config(model_dir)
+    parts = []
+    for spec in named_rankers(raw):
+        found = ranker_checkpoint(spec, model_dir) if spec.runnable else None
+        if not spec.runnable:
+            parts.append(f"{spec.label}: not used in this audio-only build")
+        elif found is not None:
+            parts.append(f"{spec.label}: checkpoint at {found}, ranks --candidates")
+        else:
+            parts.append(
+                f"{spec.label}: checkpoint absent (samaudio-daw model pull --with-rankers); "
+                "--rank-by ranker falls back to presence"
+            )
+    line = span_predictor_line(raw)
+    parts += [line] if line else []
+    report.add(
+        "rankers",
+        True,
+        "; ".join(parts)
+        or "config.json names no ranker or span predictor: --rank-by ranker falls back to presence",
+    )
 
 
 def _audio_io(report: DoctorReport) -> None:

@@ -8,6 +8,8 @@ measures against the real pipeline.
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,7 @@ def test_doctor_reports_the_model_audio_io_and_reaper(tmp_path: Path, monkeypatc
     report = run_doctor(str(REFERENCE), measure=False, reaper_path=resource)
     checks = {c.name: c for c in report.checks}
     assert checks["model"].ok and "config.json matches checkpoint.pt" in checks["model"].detail
+    assert checks["rankers"].detail.startswith("config.json names no ranker or span predictor")
     assert checks["audio i/o"].ok
     assert not checks["reaper"].ok and "reaper install" in checks["reaper"].detail
     assert not checks["installed"].ok
@@ -90,3 +93,30 @@ def test_doctor_names_a_broken_model(tmp_path: Path, monkeypatch) -> None:
     report = run_doctor(str(broken), measure=False, reaper_path=tmp_path)
     model = {c.name: c for c in report.checks}["model"]
     assert not model.ok and "checkpoint.pt" in model.detail
+
+
+def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, monkeypatch) -> None:
+    if not REFERENCE.is_dir():
+        pytest.skip("reference checkpoint not found")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "model"
+    shutil.copytree(REFERENCE, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config |= {
+        "text_ranker": {"kind": "clap", "checkpoint": "text_ranker/clap.pt"},
+        "visual_ranker": {"kind": "imagebind", "checkpoint": None},
+        "span_predictor": "pe-a-frame-large",
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert "text_ranker (clap: text_ranker/clap.pt): checkpoint absent" in detail
+    assert "visual_ranker (imagebind" in detail and "not used" in detail
+    assert "span predictor 'pe-a-frame-large' (named in config.json) is not used" in detail
+    (folder / "text_ranker").mkdir()
+    (folder / "text_ranker" / "clap.pt").write_bytes(b"weights")
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert f"checkpoint at {folder / 'text_ranker' / 'clap.pt'}, ranks --candidates" in detail
