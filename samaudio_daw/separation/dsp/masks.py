@@ -51,7 +51,7 @@ class MaskSettings:
     kick_span_hz: float = 60.0
     kick_below_hz: float = 150.0
     toms_below_hz: float = 400.0
-    toms_margin: float = 16.0  # toms ring in the snare's body band: only clear hits
+    toms_margin: float = 256.0  # toms ring in the snare's body band: only clear hits
     cymbals_above_hz: float = 5000.0
     sub_below_hz: float = 80.0
     bass_below_hz: float = 250.0
