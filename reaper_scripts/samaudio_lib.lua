@@ -1733,24 +1733,11 @@ function audition.remove()
   return #tracks
 end
 
-local function audition_track(index, name, folder_depth)
-  reaper.InsertTrackAtIndex(index, false)
-  local track = reaper.GetTrack(0, index)
-  reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
-  reaper.SetMediaTrackInfo_Value(track, "I_FOLDERDEPTH", folder_depth)
-  return track
-end
-
+--- An audition stem: the import's own item, with no item or take properties copied.
 local function audition_item(track, file, name, position_s, length_s)
-  local source = reaper.PCM_Source_CreateFromFile(file)
-  if not source then error(file .. ": REAPER cannot open this stem") end
-  local item = reaper.AddMediaItemToTrack(track)
-  local take = reaper.AddTakeToMediaItem(item)
-  reaper.SetMediaItemTake_Source(take, source)
-  reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true)
-  reaper.SetMediaItemInfo_Value(item, "D_POSITION", position_s)
-  reaper.SetMediaItemInfo_Value(item, "D_LENGTH", length_s)
-  reaper.SetMediaItemInfo_Value(item, "B_LOOPSRC", 0)
+  local props = { position_s = position_s, length_s = length_s, item = {}, take = {} }
+  local item, err = add_stem_item(track, file, name, props)
+  if not item then error(err) end
 end
 
 local function show_plan(plan, label)
@@ -1762,10 +1749,10 @@ local function show_plan(plan, label)
     end
   end
   local at = reaper.CountTracks(0)
-  audition_track(at, audition.PREFIX .. label, 1)
+  new_track(at, audition.PREFIX .. label, 1)
   local children = {}
   for i, name in ipairs(names_in_order) do
-    children[name] = audition_track(at + i, name, i == #names_in_order and -1 or 0)
+    children[name] = new_track(at + i, name, i == #names_in_order and -1 or 0)
   end
   for _, group in ipairs(plan.groups) do
     for _, entry in ipairs(group.item_order) do
