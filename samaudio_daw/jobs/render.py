@@ -539,13 +539,18 @@ def stems_project_path(plan: ProjectPlan, suffix: str = ".rpp") -> Path:
     return plan.output_dir / f"{plan.label or plan.project.path.stem}-stems{suffix}"
 
 
+# The session files a render writes, per kind of input.
+_SESSION_SUFFIXES: dict[SessionKind, tuple[str, ...]] = {
+    "rpp": (".rpp",),
+    "files": (".rpp", ".dawproject"),
+    "dawproject": (".dawproject",),
+    "otio": (".otio", ".aaf"),
+}
+
+
 def stems_session_paths(plan: ProjectPlan) -> tuple[Path, ...]:
-    """The session files a render writes: the ``.rpp`` (and a ``.dawproject`` for
-    exported files), or a ``.dawproject`` for a DAWproject session."""
-    rpp, dawproject = stems_project_path(plan), stems_project_path(plan, ".dawproject")
-    if plan.kind == "otio":
-        return (stems_project_path(plan, ".otio"), stems_project_path(plan, ".aaf"))
-    return {"rpp": (rpp,), "files": (rpp, dawproject), "dawproject": (dawproject,)}[plan.kind]
+    """The session files a render writes for ``plan``: the first is its stems project."""
+    return tuple(stems_project_path(plan, suffix) for suffix in _SESSION_SUFFIXES[plan.kind])
 
 
 def stems_by_item(
@@ -697,40 +702,48 @@ def _render_folder(
             )
         finally:  # rendered sections are only inputs: never leave them behind
             work.remove()
-        written: list[Path] = []
-        for plan in plans:
-            if plan.kind == "otio":
-                written += write_timeline_stems(plan, result, settings.mute_original)
-                continue
-            if plan.kind != "dawproject":
-                written.append(
-                    write_stems_project(
-                        plan, result, settings.mode, settings.mute_original, settings.stems_as
-                    )
-                )
-            if plan.kind == "rpp":
-                continue
-            stems = {
-                track_plan.track.index: stems_by_item(plan, track_plan, result)
-                for track_plan in plan.tracks
-            }
-            target = stems_project_path(plan, ".dawproject")
-            if plan.dawproject is None:
-                session = write_exported_dawproject(
-                    plan.project, stems, target, settings.mute_original
-                )
-            else:
-                session = write_dawproject_stems(
-                    plan.dawproject,
-                    stems,
-                    plan.clip_of,
-                    target,
-                    embed=not settings.reference_audio,
-                    mute_original=settings.mute_original,
-                )
-            written.append(session)
+        written = tuple(
+            path for plan in plans for path in write_stems_sessions(plan, result, settings)
+        )
     skipped = (*(s for plan in plans for s in plan.skipped), *unusable)
-    return RenderOutcome(output_dir, result, tuple(written), skipped, tuple(plans))
+    return RenderOutcome(output_dir, result, written, skipped, tuple(plans))
+
+
+def write_stems_sessions(plan: ProjectPlan, result: Result, settings: RenderSettings) -> list[Path]:
+    """The session files of ``plan``'s stems, in the formats :func:`stems_session_paths`
+    names for its kind."""
+    if plan.kind == "otio":
+        return write_timeline_stems(plan, result, settings.mute_original)
+    written = []
+    if plan.kind in ("rpp", "files"):
+        written.append(
+            write_stems_project(
+                plan, result, settings.mode, settings.mute_original, settings.stems_as
+            )
+        )
+    if plan.kind == "rpp":
+        return written
+    stems = {
+        track_plan.track.index: stems_by_item(plan, track_plan, result)
+        for track_plan in plan.tracks
+    }
+    target = stems_project_path(plan, ".dawproject")
+    if plan.dawproject is None:
+        written.append(
+            write_exported_dawproject(plan.project, stems, target, settings.mute_original)
+        )
+    else:
+        written.append(
+            write_dawproject_stems(
+                plan.dawproject,
+                stems,
+                plan.clip_of,
+                target,
+                embed=not settings.reference_audio,
+                mute_original=settings.mute_original,
+            )
+        )
+    return written
 
 
 def label_projects(plans: Sequence[ProjectPlan]) -> list[ProjectPlan]:
@@ -807,7 +820,7 @@ def read_sessions(
         elif is_audio_name(path):
             loose.append(path)
         elif path.suffix.lower() in TIMELINE_SUFFIXES:
-            sessions.append(_dawproject_session(path, None))
+            sessions.append(_timeline_session(path))
         elif _is_dawproject(path):
             sessions.append(_dawproject_session(path, scratch / str(len(sessions))))
         else:
@@ -817,13 +830,15 @@ def read_sessions(
     return sessions
 
 
-def _dawproject_session(path: Path, scratch: Path | None) -> Session:
-    """A DAWproject session (embedded audio unpacked into ``scratch``), or without
-    ``scratch`` an AAF or .otio timeline read into the same view."""
-    if scratch is None:
-        timeline = read_timeline(path)
-        project, clip_of = dawproject_session(timeline, {}, path)
-        return Session(project, "otio", timeline, clip_of)
+def _timeline_session(path: Path) -> Session:
+    """An AAF or .otio timeline, read into the DAWproject session's view."""
+    timeline = read_timeline(path)
+    project, clip_of = dawproject_session(timeline, {}, path)
+    return Session(project, "otio", timeline, clip_of)
+
+
+def _dawproject_session(path: Path, scratch: Path) -> Session:
+    """A DAWproject session, its embedded audio unpacked into ``scratch``."""
     session = read_dawproject(path)
     members = [
         clip.audio.member
