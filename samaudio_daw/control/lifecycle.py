@@ -34,9 +34,10 @@ from samaudio_daw.control.osc_server import (
     stop_on_signals,
 )
 from samaudio_daw.control.paths import Roots
-from samaudio_daw.control.service import ControlService, Separators, event_replies
+from samaudio_daw.control.service import ControlService, event_replies
 from samaudio_daw.errors import UserError
 from samaudio_daw.jobs.executor import Executor
+from samaudio_daw.jobs.separators import Separators
 from samaudio_daw.separation.backends import BackendOptions
 
 MIN_TOKEN_CHARS = 16

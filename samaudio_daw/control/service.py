@@ -34,34 +34,12 @@ from samaudio_daw.jobs.executor import Executor
 from samaudio_daw.jobs.job_check import check_job
 from samaudio_daw.jobs.manifest import RESULT_FILE_NAME, Job, JobItem, load_job
 from samaudio_daw.jobs.requests import read_request
+from samaudio_daw.jobs.separators import Separators
 from samaudio_daw.presets import PresetLibrary
-from samaudio_daw.separation.backends import BackendOptions, create_backend
-from samaudio_daw.separation.base import Separator
+from samaudio_daw.separation.backends import BackendOptions
 
 MAX_MANIFEST_BYTES = 1 << 20
 """A job manifest larger than this is refused before it is read."""
-
-
-class Separators:
-    """Backends made once and kept: the default one, plus the most recent other one."""
-
-    def __init__(self, default_name: str, default_options: BackendOptions) -> None:
-        self._lock = threading.Lock()
-        self._default_key = (default_name, default_options)
-        self._kept: dict[tuple[str, BackendOptions], Separator] = {}
-
-    def get(self, name: str, options: BackendOptions) -> Separator:
-        """The separator for ``name`` and ``options``, made on first use."""
-        key = (name, options)
-        with self._lock:
-            if key not in self._kept:
-                for other in [k for k in self._kept if k != self._default_key]:
-                    del self._kept[other]  # at most one non-default model in memory
-                self._kept[key] = create_backend(name, options)
-            return self._kept[key]
-
-    def load_default(self) -> Separator:
-        return self.get(*self._default_key)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,10 +36,9 @@ from samaudio_daw.jobs.outdir import hold_output_dir
 from samaudio_daw.jobs.progress import StatusFile
 from samaudio_daw.jobs.run_control import RunControl, cancel_file_for
 from samaudio_daw.jobs.runner import run_job
+from samaudio_daw.jobs.separators import Separators
 from samaudio_daw.jobs.serial import SerialExecutor
 from samaudio_daw.presets import PresetLibrary
-from samaudio_daw.separation.backends import create_backend
-from samaudio_daw.separation.base import Separator
 
 JOB_MARKER = ".samaudio-job"
 QUEUED_FILE = "queued"
@@ -99,25 +98,6 @@ class QueueSummary:
     ended: dict[str, str] = field(default_factory=dict)
 
 
-class _Separators:
-    """One loaded separator per backend and settings, for jobs run one at a time."""
-
-    def __init__(self, share: bool) -> None:
-        self._share = share
-        self._loaded: dict[str, Separator] = {}
-
-    def get(self, backend: str, options: Any) -> tuple[Separator | None, bool]:
-        """The separator to pass to run_job (None: run_job loads its own), and whether
-        it was already loaded by an earlier job."""
-        if not self._share:
-            return None, False
-        key = json.dumps([backend, repr(options)])
-        warm = key in self._loaded
-        if not warm:
-            self._loaded[key] = create_backend(backend, options)
-        return self._loaded[key], warm
-
-
 def _add_to_status(job_dir: Path, **fields: object) -> None:
     status = _read_json(job_dir / STATUS)
     if isinstance(status, dict):
@@ -137,7 +117,10 @@ def _audition_fields(job_dir: Path, result: Any) -> dict[str, object]:
 
 
 def run_one(
-    job_dir: Path, library: PresetLibrary, separators: _Separators, say: Callable[[str], None]
+    job_dir: Path,
+    library: PresetLibrary,
+    separators: Separators | None,
+    say: Callable[[str], None],
 ) -> str:
     """Run one queued job folder; returns how it ended. Never raises for the job's own
     failure: that is in its status file, and the queue goes on."""
@@ -147,9 +130,13 @@ def run_one(
         say(f"{job_dir.name}: cancelled before it started")
         return "cancelled"
     control = RunControl(status_file=status_file)
+    warm = False
     try:
         job = load_job(job_dir / MANIFEST)
-        separator, warm = separators.get(job.backend, job.backend_options)
+        separator = None  # run_job loads its own when jobs run side by side
+        if separators is not None:
+            warm = separators.loaded(job.backend, job.backend_options)
+            separator = separators.get(job.backend, job.backend_options)
         result = run_job(job, library, control, SerialExecutor(), separator)
     except UserError as error:
         if _state(job_dir) not in FINAL_STATES:  # failed before run_job started
@@ -200,7 +187,7 @@ def run_queue(
     Raises OutputError when another runner holds the folder.
     """
     workers = 1 if jobs <= 1 or gpu_present() else jobs  # torch loads only when it matters
-    separators = _Separators(share=workers == 1)
+    separators = Separators() if workers == 1 else None  # shared only one at a time
     summary = QueueSummary()
     lock = threading.Lock()
     with hold_output_dir(folder, wait=False), ThreadPoolExecutor(workers) as pool:

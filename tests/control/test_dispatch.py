@@ -15,8 +15,9 @@ from samaudio_daw.control.job_queue import JobQueue
 from samaudio_daw.control.midi import MidiAction
 from samaudio_daw.control.osc_messages import Incoming
 from samaudio_daw.control.paths import PathRefused, Roots
-from samaudio_daw.control.service import ControlService, Separators
+from samaudio_daw.control.service import ControlService
 from samaudio_daw.errors import UserError
+from samaudio_daw.jobs.separators import Separators
 from samaudio_daw.presets import default_library
 from samaudio_daw.separation.backends import BackendOptions
 
