@@ -48,7 +48,7 @@ def _clip_report(clip: Clip) -> dict[str, Any]:
         "pitch_semitones": 0.0,
         "stretch_markers": 0,
         "take_fx": False,
-        "loop": False,
+        "loop": clip.loop_start_s is not None,
     }
 
 

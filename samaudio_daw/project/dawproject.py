@@ -4,11 +4,15 @@ the ``.rpp`` reader.
 A ``.dawproject`` file is a ZIP archive with ``project.xml`` (schema: Project.xsd)
 and ``metadata.xml``. This module reads the parts a render needs into a typed view:
 tracks (folder tracks nest), and per track its audio clips with time, duration,
-play start, fades and mute in seconds. Clip times in beats become seconds through
-the transport's tempo. Audio is either embedded in the archive (``external`` false)
-or referenced outside it (resolved against the project's folder). Clips inside clips
-are flattened onto the timeline, cut to the outer clip's window. Note and warped
-clips cannot be rendered here; they are listed with a reason.
+play start, fades, loop and mute in seconds. Clip times in beats become seconds
+through the transport's tempo and its automation (a tempo curve: see
+:mod:`samaudio_daw.project.tempo_map`). Audio is either embedded in the archive
+(``external`` false) or referenced outside it (resolved against the project's
+folder). Clips inside clips are flattened onto the timeline, cut to the outer clip's
+window. A looped clip (``loopStart``/``loopEnd``) keeps its loop in seconds of its
+audio, for the renderer to lay out over the clip's duration. Note and warped clips,
+looped clips holding clips, and loops the clip starts before cannot be rendered
+here; they are listed with a reason.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from xml.etree import ElementTree
 
 from samaudio_daw.errors import UserError
 from samaudio_daw.project.sniff import describe_file
+from samaudio_daw.project.tempo_map import TempoMap, TempoPoint, TimeUnit
 
 DEFAULT_TEMPO_BPM = 120.0
 MAX_XML_BYTES = 64 * 1024 * 1024  # project.xml larger than this is refused, not parsed
@@ -50,7 +55,12 @@ class AudioFile:
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio clip on the timeline, in seconds (nested clips already flattened)."""
+    """One audio clip on the timeline, in seconds (nested clips already flattened).
+
+    ``play_start_s`` is where in its audio the clip starts playing; a looped clip
+    plays on from there and goes back to ``loop_start_s`` at ``loop_end_s`` (seconds
+    of its audio), over its whole duration.
+    """
 
     index: int
     name: str
@@ -60,6 +70,8 @@ class Clip:
     fade_in_s: float = 0.0
     fade_out_s: float = 0.0
     mute: bool = False
+    loop_start_s: float | None = None
+    loop_end_s: float | None = None
     kind: str = "Audio"  # what the clip holds: Audio, Notes, Warps, ... ("" when empty)
     audio: AudioFile | None = None
     skip_reason: str | None = None
@@ -87,6 +99,8 @@ class DawProject:
     time_signature: tuple[int, int]
     tracks: tuple[Track, ...]
     application: str = ""
+    tempo_points: tuple[TempoPoint, ...] = ()  # the tempo automation, if any
+    tempo_unit: TimeUnit = "beats"  # the unit of the tempo points' times
 
 
 def read_dawproject(path: Path | str) -> DawProject:
@@ -148,10 +162,7 @@ def _bool(element: ElementTree.Element | None, name: str, default: bool) -> bool
 class _Context:
     path: Path
     members: frozenset[str]
-    seconds_per_beat: float
-
-    def seconds(self, value: float, unit: str) -> float:
-        return value * self.seconds_per_beat if unit == "beats" else value
+    tempo: TempoMap
 
 
 def _read_root(root: ElementTree.Element, path: Path, members: set[str]) -> DawProject:
@@ -167,7 +178,8 @@ def _read_root(root: ElementTree.Element, path: Path, members: set[str]) -> DawP
             int(_number(signature, "numerator", 4, where)),
             int(_number(signature, "denominator", 4, where)),
         )
-    ctx = _Context(path, frozenset(members), 60.0 / tempo_bpm)
+    points, unit = _tempo_automation(root, tempo, where)
+    ctx = _Context(path, frozenset(members), TempoMap(tempo_bpm, points, unit))
     clips = _arrangement_clips(root, ctx)
     tracks: list[Track] = []
     structure = root.find("Structure")
@@ -180,7 +192,56 @@ def _read_root(root: ElementTree.Element, path: Path, members: set[str]) -> DawP
         time_signature,
         tuple(tracks),
         application.get("name", "") if application is not None else "",
+        tuple(points),
+        unit,
     )
+
+
+def _tempo_automation(
+    root: ElementTree.Element, tempo: ElementTree.Element | None, where: str
+) -> tuple[list[TempoPoint], TimeUnit]:
+    """The tempo curve: the arrangement's TempoAutomation, or a Points lane whose target
+    is the transport's tempo; its RealPoints in BPM (hold unless said linear)."""
+    lane, unit = root.find("Arrangement/TempoAutomation"), "beats"
+    tempo_id = tempo.get("id") if tempo is not None else None
+    if lane is None and tempo_id:
+        lane, unit = _points_for(root.find("Arrangement/Lanes"), tempo_id, "beats")
+    if lane is None:
+        return [], "beats"
+    unit = lane.get("timeUnit", unit)
+    if unit not in ("beats", "seconds"):
+        raise DawProjectError(f"{where}: tempo automation timeUnit={unit!r} (beats or seconds)")
+    if lane.get("unit", "bpm") != "bpm":
+        raise DawProjectError(
+            f"{where}: tempo automation in unit {lane.get('unit')!r} is not read (only bpm)"
+        )
+    points = []
+    for point in lane.findall("RealPoint"):
+        time, value = _number(point, "time", 0.0, where), _number(point, "value", 0.0, where)
+        if value <= 0:
+            raise DawProjectError(f"{where}: tempo point at {time:g} is {value:g} BPM")
+        linear = point.get("interpolation") == "linear"
+        points.append(TempoPoint(time, value, "linear" if linear else "hold"))
+    return points, "seconds" if unit == "seconds" else "beats"
+
+
+def _points_for(
+    element: ElementTree.Element | None, parameter: str, unit: str
+) -> tuple[ElementTree.Element | None, str]:
+    """The first Points lane under ``element`` targeting ``parameter``, with its time unit."""
+    if element is None:
+        return None, unit
+    unit = element.get("timeUnit", unit)
+    if element.tag == "Points":
+        target = element.find("Target")
+        found = target is not None and target.get("parameter") == parameter
+        return (element, unit) if found else (None, unit)
+    for child in element:
+        if child.tag in ("Lanes", "Points"):
+            lane, lane_unit = _points_for(child, parameter, unit)
+            if lane is not None:
+                return lane, lane_unit
+    return None, unit
 
 
 def _walk_tracks(
@@ -215,20 +276,43 @@ def _track(element: ElementTree.Element, index: int, depth: int, clips: list[Cli
 
 @dataclass(frozen=True)
 class _Window:
-    """Where a clip's content lands: timeline seconds = offset_s + content seconds,
-    kept only within start_s .. end_s."""
+    """A timeline seen from the arrangement: its position 0 lies at arrangement
+    position ``origin`` (in ``unit``, the timeline's own unit); what it holds is kept
+    only within ``start_s`` .. ``end_s`` (seconds), silent when ``mute``."""
 
-    offset_s: float = 0.0
+    tempo: TempoMap
+    origin: float = 0.0
+    unit: str = "seconds"
     start_s: float = -math.inf
     end_s: float = math.inf
     mute: bool = False
+
+    def seconds(self, position: float) -> float:
+        """Arrangement seconds of ``position`` on this timeline."""
+        return self.tempo.to_seconds(self.origin + position, self.unit)
+
+    def in_unit(self, unit: str) -> _Window:
+        """The same window, measured in ``unit``."""
+        if unit == self.unit:
+            return self
+        origin = self.tempo.from_seconds(self.seconds(0.0), unit)
+        return replace(self, origin=origin, unit=unit)
+
+    def length_s(self, at_s: float, length: float, unit: str, backwards: bool = False) -> float:
+        """Seconds that ``length`` (in ``unit``) spans from ``at_s`` (or back to it)."""
+        if unit != "beats":
+            return length
+        beat = self.tempo.beats(at_s)
+        if backwards:
+            return at_s - self.tempo.seconds(beat - length)
+        return self.tempo.seconds(beat + length) - at_s
 
 
 def _arrangement_clips(root: ElementTree.Element, ctx: _Context) -> dict[str, list[Clip]]:
     by_track: dict[str, list[Clip]] = {}
     lanes = root.find("Arrangement/Lanes")
     if lanes is not None:
-        _lanes(lanes, "", "seconds", _Window(), ctx, by_track, 0)
+        _lanes(lanes, "", _Window(ctx.tempo), ctx, by_track, 0)
     for clips in by_track.values():
         clips.sort(key=lambda clip: clip.time_s)
     return by_track
@@ -237,7 +321,6 @@ def _arrangement_clips(root: ElementTree.Element, ctx: _Context) -> dict[str, li
 def _lanes(
     element: ElementTree.Element,
     track: str,
-    unit: str,
     window: _Window,
     ctx: _Context,
     out: dict[str, list[Clip]],
@@ -247,20 +330,45 @@ def _lanes(
     if depth > MAX_NESTING:
         raise DawProjectError(f"{ctx.path}: lanes or clips nested more than {MAX_NESTING} deep")
     track = element.get("track", track)
-    unit = element.get("timeUnit", unit)
+    window = window.in_unit(element.get("timeUnit", window.unit))
     if element.tag == "Lanes":
         for child in element:
             if child.tag in ("Lanes", "Clips"):
-                _lanes(child, track, unit, window, ctx, out, depth + 1)
+                _lanes(child, track, window, ctx, out, depth + 1)
         return
     for clip in element.findall("Clip"):
-        _clip(clip, track, unit, window, ctx, out, depth + 1)
+        _clip(clip, track, window, ctx, out, depth + 1)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where a clip plays, in arrangement seconds, and its content's timeline."""
+
+    begin_s: float  # the clip's own start
+    end_s: float  # its own end (inf without a duration)
+    start_s: float  # its start within the outer window
+    stop_s: float  # its end within the outer window
+    content: _Window  # the clip's content timeline (cut to start_s .. stop_s)
+
+
+def _place(element: ElementTree.Element, window: _Window, ctx: _Context, where: str) -> _Placed:
+    time = _number(element, "time", 0.0, where)
+    begin_s = window.seconds(time)
+    end_s = math.inf
+    if element.get("duration"):
+        end_s = window.seconds(time + _number(element, "duration", 0.0, where))
+    start, stop = max(begin_s, window.start_s), min(end_s, window.end_s)
+    mute = window.mute or not _bool(element, "enable", True)
+    content_unit = element.get("contentTimeUnit", window.unit)
+    play_start = _number(element, "playStart", 0.0, where)
+    origin = ctx.tempo.from_seconds(begin_s, content_unit) - play_start
+    content = _Window(ctx.tempo, origin, content_unit, start, stop, mute)
+    return _Placed(begin_s, end_s, start, stop, content)
 
 
 def _clip(
     element: ElementTree.Element,
     track: str,
-    unit: str,
     window: _Window,
     ctx: _Context,
     out: dict[str, list[Clip]],
@@ -268,57 +376,87 @@ def _clip(
 ) -> None:
     name = element.get("name", "")
     where = f"{ctx.path}: clip {name!r}" if name else f"{ctx.path}: a clip"
-    content_unit = element.get("contentTimeUnit", unit)
-    fade_unit = element.get("fadeTimeUnit", unit)
-    time_s = ctx.seconds(_number(element, "time", 0.0, where), unit)
-    play_start_s = ctx.seconds(_number(element, "playStart", 0.0, where), content_unit)
-    duration = element.get("duration")
-    duration_s = ctx.seconds(_number(element, "duration", 0.0, where), unit) if duration else None
-    # Where this clip sits on the timeline, seen from the outside.
-    begin_s = window.offset_s + time_s
-    end_s = begin_s + duration_s if duration_s is not None else math.inf
-    start, stop = max(begin_s, window.start_s), min(end_s, window.end_s)
-    mute = window.mute or not _bool(element, "enable", True)
+    placed = _place(element, window, ctx, where)
+    looped = element.get("loopStart") is not None or element.get("loopEnd") is not None
     content = next(iter(element), None)
-    if content is not None and content.tag in ("Clips", "Lanes"):
-        inner = _Window(begin_s - play_start_s, start, stop, mute)
-        _lanes(content, track, content_unit, inner, ctx, out, depth + 1)
+    if content is not None and content.tag in ("Clips", "Lanes") and not looped:
+        _lanes(content, track, placed.content, ctx, out, depth + 1)
         return
-    if stop <= start and duration_s is not None:
+    if placed.stop_s <= placed.start_s and math.isfinite(placed.end_s):
         return  # wholly outside the outer clip's window
-    audio, reason = None, None
-    if content is None:
-        reason = "empty clip (no audio)"
-    elif content.tag == "Audio":
-        audio = _audio(content, ctx, where)
-        reason = f"missing media: {audio.missing_reason}" if audio.missing_reason else None
-        if reason is None and (element.get("loopStart") or element.get("loopEnd")):
-            reason = "looped clip (loop points are not rendered here)"
-    elif content.tag == "Warps":
-        reason = "warped audio clip (time-stretched; not rendered here)"
-    elif content.tag == "Notes":
-        reason = "note clip (MIDI; nothing to separate)"
-    else:
-        reason = f"{content.tag} clip (no audio to separate)"
-    if duration_s is None:
-        duration_s = audio.duration_s if audio else 0.0
-        stop = min(begin_s + duration_s, window.end_s)
-    cut_s = start - begin_s  # the part of the clip cut off by an outer clip
+    audio, reason = _content(content, ctx, where)
+    end_s = placed.end_s
+    if not math.isfinite(end_s):
+        end_s = placed.begin_s + (audio.duration_s if audio else 0.0)
+    stop_s = min(end_s, window.end_s)
+    audio_zero_s = placed.content.seconds(0.0)  # where the audio's own start lies
+    loop: tuple[float | None, float | None] = (None, None)
+    if looped and reason is None:
+        loop, reason = _loop(element, placed, audio, audio_zero_s, where)
+    elif looped:
+        reason = reason or "looped clip"
+    fade_unit = element.get("fadeTimeUnit", window.unit)
+    fade_in = _number(element, "fadeInTime", 0.0, where)
+    fade_out = _number(element, "fadeOutTime", 0.0, where)
     out.setdefault(track, []).append(
         Clip(
             index=0,
             name=name,
-            time_s=start,
-            duration_s=max(stop - start, 0.0),
-            play_start_s=play_start_s + cut_s,
-            fade_in_s=ctx.seconds(_number(element, "fadeInTime", 0.0, where), fade_unit),
-            fade_out_s=ctx.seconds(_number(element, "fadeOutTime", 0.0, where), fade_unit),
-            mute=mute,
+            time_s=placed.start_s,
+            duration_s=max(stop_s - placed.start_s, 0.0),
+            play_start_s=placed.start_s - audio_zero_s,
+            fade_in_s=window.length_s(placed.begin_s, fade_in, fade_unit),
+            fade_out_s=window.length_s(end_s, fade_out, fade_unit, backwards=True),
+            mute=placed.content.mute,
+            loop_start_s=loop[0],
+            loop_end_s=loop[1],
             kind=content.tag if content is not None else "",
             audio=audio,
             skip_reason=reason,
         )
     )
+
+
+def _content(
+    content: ElementTree.Element | None, ctx: _Context, where: str
+) -> tuple[AudioFile | None, str | None]:
+    """The clip's audio, or why there is none to render."""
+    if content is None:
+        return None, "empty clip (no audio)"
+    if content.tag == "Audio":
+        audio = _audio(content, ctx, where)
+        return audio, f"missing media: {audio.missing_reason}" if audio.missing_reason else None
+    if content.tag == "Warps":
+        return None, "warped audio clip (time-stretched; not rendered here)"
+    if content.tag == "Notes":
+        return None, "note clip (MIDI; nothing to separate)"
+    if content.tag in ("Clips", "Lanes"):
+        return None, "looped clip holding clips (loops of nested clips are not rendered here)"
+    return None, f"{content.tag} clip (no audio to separate)"
+
+
+def _loop(
+    element: ElementTree.Element,
+    placed: _Placed,
+    audio: AudioFile | None,
+    audio_zero_s: float,
+    where: str,
+) -> tuple[tuple[float | None, float | None], str | None]:
+    """The loop in seconds of the clip's audio, or why it cannot be rendered."""
+    content = placed.content
+    loop_start = _number(element, "loopStart", 0.0, where)
+    loop_end_s = audio.duration_s if audio else 0.0
+    if element.get("loopEnd") is not None:
+        loop_end_s = content.seconds(_number(element, "loopEnd", 0.0, where)) - audio_zero_s
+    loop_start_s = content.seconds(loop_start) - audio_zero_s
+    if loop_end_s - loop_start_s <= 1e-9:
+        return (None, None), "looped clip whose loop ends before it starts"
+    if placed.begin_s - audio_zero_s < loop_start_s - 1e-9:
+        return (None, None), (
+            "looped clip that starts before its loop (playStart before loopStart; "
+            "not rendered here)"
+        )
+    return (loop_start_s, loop_end_s), None
 
 
 def _audio(element: ElementTree.Element, ctx: _Context, where: str) -> AudioFile:

@@ -16,6 +16,7 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from samaudio_daw.audio.io import audio_info
@@ -23,7 +24,7 @@ from samaudio_daw.audio.wav import BEXT_FORMATS, read_time_reference
 from samaudio_daw.errors import UserError
 from samaudio_daw.files import file_kind
 from samaudio_daw.project.builder import ItemSpec, TrackSpec, new_project
-from samaudio_daw.project.dawproject import DawProject
+from samaudio_daw.project.dawproject import Clip, DawProject
 from samaudio_daw.project.model import Project, project_from_tree
 from samaudio_daw.project.rpp import loads
 
@@ -107,6 +108,31 @@ def exported_session(files: Sequence[Path], path: Path) -> Project:
     return project_from_tree(loads(text, source=str(path)), path)
 
 
+def _clip_item(clip: Clip, file: Path) -> ItemSpec:
+    """The item playing ``clip``: a looped clip is a looped section of its file (the
+    loop), started where the clip starts in it."""
+    item = ItemSpec(
+        str(file.resolve()),
+        clip.time_s,
+        clip.duration_s,
+        source_offset_s=clip.play_start_s,
+        fade_in_s=clip.fade_in_s,
+        fade_out_s=clip.fade_out_s,
+        mute=clip.mute,
+        name=clip.name or None,
+    )
+    if clip.loop_start_s is None or clip.loop_end_s is None:
+        return item
+    length_s = clip.loop_end_s - clip.loop_start_s
+    return replace(
+        item,
+        loop=True,
+        section_start_s=clip.loop_start_s,
+        section_length_s=length_s,
+        source_offset_s=(clip.play_start_s - clip.loop_start_s) % length_s,
+    )
+
+
 def dawproject_session(
     session: DawProject, embedded: dict[str, Path], path: Path
 ) -> tuple[Project, dict[tuple[int, int], int]]:
@@ -124,18 +150,7 @@ def dawproject_session(
             if file is None:
                 continue
             clip_of[(track.index, len(items))] = clip.index
-            items.append(
-                ItemSpec(
-                    str(file.resolve()),
-                    clip.time_s,
-                    clip.duration_s,
-                    source_offset_s=clip.play_start_s,
-                    fade_in_s=clip.fade_in_s,
-                    fade_out_s=clip.fade_out_s,
-                    mute=clip.mute,
-                    name=clip.name or None,
-                )
-            )
+            items.append(_clip_item(clip, file))
         tracks.append(TrackSpec(track.name, tuple(items)))
     rates = Counter(
         clip.audio.sample_rate

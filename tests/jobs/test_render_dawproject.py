@@ -76,7 +76,7 @@ def session_xml(embedded: str = "audio/vocal.wav") -> str:
           <Clip time="0" duration="1" name="muted" enable="false">{
         _audio(embedded, False, 2)
     }</Clip>
-          <Clip time="8" duration="2" name="looped" loopStart="0" loopEnd="1">{
+          <Clip time="8" duration="2" name="looped" playStart="0.5" loopStart="0" loopEnd="1">{
         _audio(embedded, False, 3)
     }</Clip>
           <Clip time="12" duration="4" name="outer" playStart="2" contentTimeUnit="seconds">
@@ -136,8 +136,8 @@ def test_render_adds_stem_groups_with_embedded_stems(tmp_path: Path, cli) -> Non
     song = write_session(tmp_path / "song")
     before = _digest(song.parent)
     done = cli("render", song)
-    assert done.returncode == 3, done.stderr  # the muted and the looped clip were skipped
-    assert "looped clip" in done.stdout and "muted" in done.stdout
+    assert done.returncode == 3, done.stderr  # the muted clip was skipped
+    assert "muted" in done.stdout and "looped" not in done.stdout
     out = song.parent / "song-stems"
     assert {k: v for k, v in _digest(song.parent).items() if not k.startswith("song-stems/")} == (
         before
@@ -165,7 +165,10 @@ def test_render_adds_stem_groups_with_embedded_stems(tmp_path: Path, cli) -> Non
     assert (verse.fade_in_s, verse.fade_out_s) == (0.25, 0.5)
     inside = vocal["vocal - inside"]  # 6 s + (2.5 - 2) s, from the clip inside the clip
     assert (inside.time_s, inside.duration_s) == (6.5, 1.0)
-    assert set(vocal) == {"vocal - verse", "vocal - inside"}
+    looped = vocal["vocal - looped"]  # beats 8 .. 10: 4 .. 5 s, the loop laid out flat
+    assert (looped.time_s, looped.duration_s, looped.play_start_s) == (4.0, 1.0, 0.0)
+    assert looped.loop_start_s is None
+    assert set(vocal) == {"vocal - verse", "vocal - inside", "vocal - looped"}
     # The original's members are kept; stems embedded; the referenced bass still found.
     with zipfile.ZipFile(session) as archive:
         root = ElementTree.fromstring(archive.read("project.xml"))
@@ -174,11 +177,27 @@ def test_render_adds_stem_groups_with_embedded_stems(tmp_path: Path, cli) -> Non
         names = set(archive.namelist())
         assert {"audio/vocal.wav", "metadata.xml"} <= names
         assert archive.read("metadata.xml") == b"<MetaData><Title>song</Title></MetaData>"
-        stems = [read.tracks[i].clips[0].audio for i in (3, 4)]
-        parts = [sf.read(io.BytesIO(archive.read(a.member)), dtype="float32")[0].T for a in stems]  # type: ignore[union-attr]
+
+        def stems_of(clip: str) -> list[np.ndarray]:
+            """The vocal and instrumental stem files of the clip named ``clip``."""
+            audio = [
+                next(c for c in read.tracks[i].clips if c.name.endswith(f" - {clip}")).audio
+                for i in (3, 4)
+            ]
+            return [
+                sf.read(io.BytesIO(archive.read(a.member)), dtype="float32")[0].T for a in audio
+            ]  # type: ignore[union-attr]
+
+        parts = stems_of("verse")
+        loop_parts = stems_of("looped")
     # The verse's stems sum to what it plays: the vocal from 0.5 s (playStart 1 beat).
     played = VOCAL[:, RATE // 2 : RATE // 2 + RATE]
     assert null_db(played, parts[0] + parts[1]) < -60.0
+    # The looped clip plays its loop (beats 0 .. 1: 0 .. 0.5 s) from 0.25 s (playStart
+    # half a beat) round and round for its second: its stems sum to exactly that.
+    looped_audio = VOCAL[:, (RATE // 4 + np.arange(RATE)) % (RATE // 2)]
+    assert loop_parts[0].shape == looped_audio.shape
+    assert null_db(looped_audio, loop_parts[0] + loop_parts[1]) < -60.0
     bass = read.tracks[5].clips[0]
     assert bass.audio is not None and bass.audio.path is not None
     assert bass.audio.path.resolve() == (song.parent / "media" / "bass.wav").resolve()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import math
 import subprocess
 import sys
 import zipfile
@@ -257,3 +258,96 @@ def test_a_zip_without_project_xml_is_named(tmp_path: Path) -> None:
     result = _cli("inspect", path)
     assert result.returncode == 2
     assert "ZIP archive" in result.stderr and "\\x" not in result.stderr
+
+
+def _tempo_session(automation: str, lanes: str = "") -> str:
+    clips = "".join(
+        f'<Clip time="{t}" duration="{d}" name="{n}">{_audio("audio/vocal.wav")}</Clip>'
+        for t, d, n in ((2, 4, "across"), (6, 2, "after"), (0, 2, "a"))
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Project version="1.0">
+  <Application name="Tests" version="1"/>
+  <Transport><Tempo id="tempo" unit="bpm" value="120"/></Transport>
+  <Structure><Track id="t1" name="Vox" contentType="audio"/></Structure>
+  <Arrangement id="arr">
+    <Lanes id="l0" timeUnit="beats">
+      {lanes}
+      <Lanes id="l1" track="t1"><Clips id="c1">{clips}</Clips></Lanes>
+    </Lanes>
+    {automation}
+  </Arrangement>
+</Project>
+"""
+
+
+def _write(folder: Path, xml: str) -> Path:
+    path = folder / "tempo.dawproject"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.xml", xml)
+        archive.writestr("audio/vocal.wav", _wav_bytes())
+    return path
+
+
+HOLD = """<TempoAutomation id="ta" timeUnit="beats" unit="bpm"><Target parameter="tempo"/>
+  <RealPoint time="0" value="120" interpolation="hold"/>
+  <RealPoint time="4" value="60" interpolation="hold"/></TempoAutomation>"""
+RAMP = """<TempoAutomation id="ta" unit="bpm"><Target parameter="tempo"/>
+  <RealPoint time="0" value="60" interpolation="linear"/>
+  <RealPoint time="4" value="120"/></TempoAutomation>"""
+IN_SECONDS = """<Points id="p" timeUnit="seconds" unit="bpm"><Target parameter="tempo"/>
+  <RealPoint time="0" value="120"/><RealPoint time="2" value="60"/></Points>"""
+
+
+@pytest.mark.parametrize(
+    ("automation", "lanes", "expected"),
+    [
+        # 120 BPM (0.5 s a beat) up to beat 4 = 2 s, then 60 BPM (1 s a beat).
+        (HOLD, "", {"a": (0.0, 1.0), "across": (1.0, 3.0), "after": (4.0, 2.0)}),
+        # The same change as a Points lane on the tempo parameter, its times in seconds.
+        ("", IN_SECONDS, {"a": (0.0, 1.0), "across": (1.0, 3.0), "after": (4.0, 2.0)}),
+        # 60 -> 120 BPM linear over beats 0 .. 4: seconds(b) = 4 ln(1 + b/4); 120 after.
+        (
+            RAMP,
+            "",
+            {
+                "a": (0.0, 4 * math.log(1.5)),
+                "across": (4 * math.log(1.5), 4 * math.log(2) + 1 - 4 * math.log(1.5)),
+                "after": (4 * math.log(2) + 1, 1.0),
+            },
+        ),
+    ],
+)
+def test_tempo_automation_moves_clips_in_beats(
+    tmp_path: Path, automation: str, lanes: str, expected: dict[str, tuple[float, float]]
+) -> None:
+    xml = _tempo_session(automation, lanes)
+    xmlschema = pytest.importorskip("xmlschema")
+    assert xmlschema.XMLSchema(SCHEMA).is_valid(xml)
+    project = read_dawproject(_write(tmp_path, xml))
+    clips = {c.name: (c.time_s, c.duration_s) for c in project.tracks[0].clips}
+    assert clips == {name: pytest.approx(place) for name, place in expected.items()}
+    assert len(project.tempo_points) == 2
+
+
+def test_a_tempo_that_is_not_positive_is_one_line(tmp_path: Path) -> None:
+    xml = _tempo_session(HOLD.replace('value="60"', 'value="0"'))
+    with pytest.raises(DawProjectError, match="tempo point at 4 is 0 BPM"):
+        read_dawproject(_write(tmp_path, xml))
+
+
+def test_looped_clips_keep_their_loop_in_seconds(tmp_path: Path) -> None:
+    loops = (
+        '<Clip time="0" duration="8" name="loop" playStart="1" loopStart="0.5" loopEnd="1.5">'
+        + _audio("audio/vocal.wav")
+        + '</Clip><Clip time="8" duration="4" name="pre-roll" playStart="0" loopStart="1" '
+        'loopEnd="2">' + _audio("audio/vocal.wav") + "</Clip>"
+    )
+    xml = _tempo_session("").replace('<Clips id="c1">', f'<Clips id="c1">{loops}', 1)
+    xmlschema = pytest.importorskip("xmlschema")
+    assert xmlschema.XMLSchema(SCHEMA).is_valid(xml)
+    clips = {c.name: c for c in read_dawproject(_write(tmp_path, xml)).tracks[0].clips}
+    loop = clips["loop"]  # beats at 120 BPM: loop 0.25 .. 0.75 s, from 0.5 s, for 4 s
+    assert (loop.time_s, loop.duration_s, loop.play_start_s) == (0.0, 4.0, 0.5)
+    assert (loop.loop_start_s, loop.loop_end_s, loop.skip_reason) == (0.25, 0.75, None)
+    assert "starts before its loop" in (clips["pre-roll"].skip_reason or "")
