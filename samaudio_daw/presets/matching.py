@@ -33,7 +33,7 @@ from samaudio_daw.presets.schema import (
     PresetError,
     StemSpec,
 )
-from samaudio_daw.separation.prompt_words import CLEANED_NAME, is_removal
+from samaudio_daw.separation.prompt_words import CLEANED_NAME, is_removal, named_words
 
 ChoiceKind = Literal[
     "tag", "inline", "name", "pattern", "ambiguous", "none", "unknown-tag", "invalid"
@@ -41,10 +41,13 @@ ChoiceKind = Literal[
 _SELECTED_KINDS = ("tag", "inline", "name", "pattern")
 _TAG_RE = re.compile(r"\[([^\[\]]*)\]")
 _PROMPT_RE = re.compile(r"\{([^{}]*)\}")
-_FILLER_WORDS = frozenset(
-    ("isolate", "extract", "remove", "separate", "keep", "get", "pull", "out", "only")
-    + ("just", "the", "a", "an")
-)
+# Instruction words and phrases a stem name leaves out: "get rid of the hiss" -> hiss.
+_INSTRUCTIONS = frozenset(
+    (word,)
+    for word in ("isolate", "extract", "remove", "separate", "keep", "get", "pull", "out")
+    + ("only", "just", "the", "a", "an", "please")
+) | {("get", "rid", "of"), ("take", "out"), ("cut", "out")}
+_INSTRUCTION_LENGTHS = (3, 2, 1)  # longest first
 _SLUG_CHARS = 40
 INLINE_RESIDUAL_NAME = "rest"
 
@@ -100,13 +103,20 @@ class TrackChoice:
 def prompt_slug(prompt: str) -> str:
     """A short kebab-case name for ``prompt``: ``"isolate the owl hooting"`` -> ``owl-hooting``.
 
-    Leading instruction words (isolate, extract, remove, the, ...) are dropped; at most
+    Only the words that name the sound count (``named_words``: not "from the
+    interview"); leading instruction words (isolate, extract, remove, get rid of, the,
+    ...) are dropped; at most
     40 characters, cut at a word boundary; ``stem`` when nothing usable is left.
     """
-    words = re.findall(r"[a-z0-9]+", prompt.lower())
+    words = named_words(prompt)
     start = 0
-    while start < len(words) - 1 and words[start] in _FILLER_WORDS:
-        start += 1
+    while lead := next(
+        (n for n in _INSTRUCTION_LENGTHS if tuple(words[start : start + n]) in _INSTRUCTIONS),
+        0,
+    ):
+        if start + lead >= len(words):
+            break
+        start += lead
     slug = ""
     for word in words[start:]:
         candidate = f"{slug}-{word}" if slug else word[:_SLUG_CHARS]

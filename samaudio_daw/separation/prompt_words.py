@@ -259,6 +259,28 @@ def _split_where(words: list[str]) -> tuple[list[str], list[str]]:
     return words, []
 
 
+# One-word removals that name what goes: "denoise" takes the noise away.
+_REMOVED_BY_WORD = {"denoise": "noise", "dehum": "hum", "de noise": "noise", "de hum": "hum"}
+
+
+def named_words(text: str) -> list[str]:
+    """The words of ``text`` that name the sound, as typed (lower case, not singular).
+
+    What follows "from", "in" or "out of" names where, not what; "clean up the
+    dialogue" and "denoise" name the noise: "get rid of the hiss from the interview"
+    -> ``["get", "rid", "of", "the", "hiss"]``, "clean up the dialogue" -> ``["noise"]``.
+    Stem names are made from these words, for every backend.
+    """
+    typed = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+    joined = " ".join(typed)
+    if joined in _REMOVED_BY_WORD:
+        return [_REMOVED_BY_WORD[joined]]
+    target, _place = _split_where([_singular(word) for word in typed])
+    if target == ["noise"] and typed[:1] != ["noise"]:
+        return ["noise"]  # a clean-up names the noise
+    return typed[: len(target)]
+
+
 def _phrase_table() -> list[tuple[tuple[str, ...], TargetKind]]:
     pairs = [(tuple(p.split()), kind) for kind, ps in _KIND_PHRASES.items() for p in ps]
     return sorted(pairs, key=lambda pair: -len(pair[0]))

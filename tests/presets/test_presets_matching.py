@@ -136,6 +136,16 @@ def test_prompt_slug() -> None:
     assert prompt_slug("the lead vocal") == "lead-vocal"
     assert prompt_slug("remove the") == "the"
     assert prompt_slug("???") == "stem"
+    # A stem is named by what it is, not where it was taken from or how it was asked for.
+    assert prompt_slug("the lead sax from the interview") == "lead-sax"
+    assert prompt_slug("the owl hooting in the background") == "owl-hooting"
+    assert prompt_slug("get rid of the hiss") == "hiss"
+    assert prompt_slug("take out the crowd noise") == "crowd-noise"
+    assert prompt_slug("the sound of rain on the roof") == "sound-of-rain"
+    # Removals that name only where the noise is name the noise.
+    assert prompt_slug("clean up the dialogue") == "noise"
+    assert prompt_slug("denoise") == "noise"
+    assert prompt_slug("De-Hum") == "hum"
     long = prompt_slug("the " + "very " * 20 + "long prompt")
     assert len(long) <= 40 and not long.endswith("-")
 
