@@ -28,20 +28,17 @@ from samaudio_daw.project.dawproject_writer import (
     write_dawproject,
 )
 from samaudio_daw.project.model import Item, Project
+from samaudio_daw.project.stem_tracks import stem_clip_name
 
 StemsByItem = Mapping[int, Mapping[str, StemRecord]]  # item index -> stem name -> stem
 
 
-def _stem_track_name(name: str, stem: StemRecord) -> str:
-    """The stem track's name as the ``.rpp`` writer names it (from the result)."""
-    return stem.track_name or name
-
-
 def _colors(stems: StemsByItem) -> dict[str, str]:
+    """{stem track name: colour}, as the result records them for the ``.rpp`` writer."""
     return {
-        _stem_track_name(name, stem): stem.color
+        stem.stem_track_name: stem.color
         for named in stems.values()
-        for name, stem in named.items()
+        for stem in named.values()
         if stem.color
     }
 
@@ -91,8 +88,10 @@ def write_exported_dawproject(
                 item = items[index]
                 audio = _referenced(folder / stem.file, folder)
                 # The stem file holds the item's source span: it plays from its start.
-                clip = replace(_clip(item, audio, f"{name} - {track.name}"), play_start_s=0.0)
-                by_stem.setdefault(_stem_track_name(name, stem), []).append(clip)
+                take = item.active_take
+                clip_name = stem_clip_name(name, take.name if take else None)
+                clip = replace(_clip(item, audio, clip_name), play_start_s=0.0)
+                by_stem.setdefault(stem.stem_track_name, []).append(clip)
         if by_stem:
             add_stem_group(root, node, by_stem, mute_original, _colors(stems[track.index]))
     return write_dawproject(root, target)
@@ -131,7 +130,7 @@ def write_dawproject_stems(
                     embedded[member] = file
                     audio = replace(audio, path=member, external=False)
                 # The stem file holds the clip's played part: it plays from its start.
-                by_stem.setdefault(_stem_track_name(name, stem), []).append(
+                by_stem.setdefault(stem.stem_track_name, []).append(
                     ClipSpec(
                         audio,
                         clip.time_s,
@@ -140,7 +139,7 @@ def write_dawproject_stems(
                         clip.fade_in_s,
                         clip.fade_out_s,
                         not clip.mute,
-                        f"{name} - {clip.name}" if clip.name else name,
+                        stem_clip_name(name, clip.name),
                     )
                 )
         if by_stem:

@@ -31,7 +31,7 @@ from samaudio_daw.jobs.results import Result, StemRecord, StemsAs, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
-from samaudio_daw.project.dawproject import Clip, DawProject, extract_audio, read_dawproject
+from samaudio_daw.project.dawproject import DawProject, extract_audio, read_dawproject
 from samaudio_daw.project.exported import (
     audio_files,
     dawproject_session,
@@ -42,6 +42,7 @@ from samaudio_daw.project.exported import (
 from samaudio_daw.project.model import Item, Project, Track, read_project
 from samaudio_daw.project.otio_session import (
     TIMELINE_SUFFIXES,
+    StemTrack,
     read_timeline,
     write_stem_timelines,
 )
@@ -854,30 +855,40 @@ def _dawproject_session(path: Path, scratch: Path) -> Session:
 
 def write_timeline_stems(plan: ProjectPlan, result: Result, mute_original: bool) -> list[Path]:
     """``<name>-stems.otio`` and ``.aaf``: the timeline with a track per stem after each
-    processed track, grouped per source track as in the other sessions."""
+    processed track, named and coloured as in the other sessions."""
     assert plan.dawproject is not None
-    stems: dict[int, dict[str, list[tuple[Clip, Path]]]] = {}
+    stems: dict[int, dict[str, StemTrack]] = {}
     for track_plan in plan.tracks:
         index = track_plan.track.index
         clips = plan.dawproject.tracks[index].clips
         for item_index, named in stems_by_item(plan, track_plan, result).items():
             clip = clips[plan.clip_of[(index, item_index)]]
             for name, stem in named.items():
-                placed = stems.setdefault(index, {}).setdefault(stem.track_name or name, [])
-                placed.append((clip, plan.output_dir / stem.file))
-    return write_stem_timelines(plan.project.path, stems, stems_session_paths(plan), mute_original)
+                tracks = stems.setdefault(index, {})
+                track = tracks.get(name) or StemTrack(stem.stem_track_name, name, stem.color, ())
+                placed = (*track.placed, (clip, plan.output_dir / stem.file))
+                tracks[name] = replace(track, placed=placed)
+    by_track = {index: list(tracks.values()) for index, tracks in stems.items()}
+    return write_stem_timelines(
+        plan.project.path, by_track, stems_session_paths(plan), mute_original
+    )
 
 
-def _clip_skips(plan: ProjectPlan) -> tuple[Skipped, ...]:
-    """The clips of a DAWproject session's planned tracks that render nothing, and why."""
+def _clip_skips(plan: ProjectPlan, patterns: Sequence[str]) -> tuple[Skipped, ...]:
+    """The clips that render nothing, and why, on each track of a DAWproject or timeline
+    session that asks for separation (a preset, a prompt), even when none of its clips
+    can render."""
     if plan.dawproject is None:
         return ()
-    rendered = set(plan.clip_of.values())
+    rendered = {(track, clip) for (track, _), clip in plan.clip_of.items()}
+    planned = {track_plan.track.index for track_plan in plan.tracks}
     skipped = []
-    for track_plan in plan.tracks:
-        track = plan.dawproject.tracks[track_plan.track.index]
-        for clip in track.clips:
-            if clip.index in rendered and clip.skip_reason is None:
+    for track in plan.project.tracks:
+        choice = plan.choices[track.index]
+        if track.index not in planned and (choice.preset is None or not _wanted(track, patterns)):
+            continue
+        for clip in plan.dawproject.tracks[track.index].clips:
+            if (track.index, clip.index) in rendered and clip.skip_reason is None:
                 continue
             label = f"clip {clip.name or clip.index + 1!s} at {clip.time_s:.3f} s"
             reason = clip.skip_reason or "renders no audio (zero length)"
@@ -909,7 +920,9 @@ def render_projects(
                 session.kind,
             )
             plan = replace(plan, dawproject=session.dawproject, clip_of=session.clip_of)
-            plans.append(replace(plan, skipped=plan.skipped + _clip_skips(plan)))
+            plans.append(
+                replace(plan, skipped=plan.skipped + _clip_skips(plan, settings.track_patterns))
+            )
         if settings.mode == "track" and any(plan.kind != "rpp" for plan in plans):
             raise UserError(
                 "--mode track renders REAPER projects only; DAWproject sessions and "

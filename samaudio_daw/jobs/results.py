@@ -84,6 +84,12 @@ class StemRecord:
     presence: tuple[PresenceRecord, ...] = ()
     """Per chunk, for a target of a backend that scores presence (sam-audio); else empty."""
 
+    @property
+    def stem_track_name(self) -> str:
+        """The name every session writer gives the stem's track: the preset's
+        ``stem_track_name`` as recorded (the stem's own name in older manifests)."""
+        return self.track_name or self.name
+
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> StemRecord:
         known = {name: entry[name] for name in cls.__dataclass_fields__ if name in entry}

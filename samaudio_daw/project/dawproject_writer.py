@@ -4,8 +4,19 @@
 Right after a processed track goes a folder track ``<track name> stems`` (the same
 name as in the ``.rpp``) holding one track per stem, each clip at the original
 clip's time with its duration, play start and fades; the original track is muted
-unless asked otherwise. Stem audio is referenced beside the session (``external``)
-or embedded in the archive. Every written ``project.xml`` follows Project.xsd.
+unless asked otherwise. Stem tracks are named and coloured by the caller as the
+``.rpp`` writer names them (the result's names and colours; see
+:mod:`samaudio_daw.project.stem_tracks`).
+
+Level: DAWproject 1.0 has no clip gain (a Clip carries time, fades, loop and
+enable; its content no level either), so a clip plays at unity and its level is its
+track's channel. Each stem track gets a copy of the original track's channel
+``Volume`` and ``Pan``: a clip's stems, which sum to what the clip plays, then play
+at the level the original track played it. Automation of the original's volume is
+not copied.
+
+Stem audio is referenced beside the session (``external``) or embedded in the
+archive. Every written ``project.xml`` follows Project.xsd.
 """
 
 from __future__ import annotations
@@ -195,6 +206,7 @@ def add_stem_group(
         stem_track = _track(ids, name, "audio", "regular")
         if colors and name in colors:
             stem_track.set("color", colors[name])
+        _copy_level(ids, track, stem_track)
         folder.append(stem_track)
         _add_clips(root, ids, stem_track, clips)
     if mute_original:
@@ -208,6 +220,22 @@ def add_stem_group(
             channel.insert(0, mute)
         mute.set("value", "true")
     return folder
+
+
+def _copy_level(ids: _Ids, original: ElementTree.Element, stem: ElementTree.Element) -> None:
+    """Give ``stem``'s channel the ``Pan`` and ``Volume`` of ``original``'s (new ids)."""
+    source, channel = original.find("Channel"), stem.find("Channel")
+    if source is None or channel is None:
+        return
+    for tag in ("Pan", "Volume"):
+        level = source.find(tag)
+        if level is None:
+            continue
+        old = channel.find(tag)
+        if old is not None:
+            channel.remove(old)
+        copy = ElementTree.Element(tag, {**level.attrib, "id": ids(tag.lower())})
+        channel.append(copy)  # Mute, Pan, Volume: the schema's order
 
 
 def relocate_references(root: ElementTree.Element, old_folder: Path, new_folder: Path) -> None:

@@ -55,6 +55,12 @@ def stem_folder_name(track_name: str) -> str:
     return f"{track_name} stems"
 
 
+def stem_clip_name(stem: str, clip_name: str | None) -> str:
+    """A stem's item, take or clip, in every session format: ``<stem> - <original name>``
+    (the stem's name alone when the original has none)."""
+    return f"{stem} - {clip_name}" if clip_name else stem
+
+
 CUSTOM_COLOR_FLAG = 0x1000000
 """REAPER's "custom colour set" bit, or-ed into PEAKCOL and I_CUSTOMCOLOR."""
 
@@ -340,7 +346,7 @@ def _stem_item(
     take_lines, _ = _active_take_lines(item)
     guid = guid_for("stem-item", track_guid, str(index), stem)
     take_name = _copied(take_lines, "NAME")
-    name = f"{stem} - {take_name.values[0]}" if take_name and take_name.values else stem
+    name = stem_clip_name(stem, take_name.values[0] if take_name and take_name.values else None)
     node = RppNode.new("ITEM")
     for key in ITEM_LINES_COPIED:
         _append_copy(node, segment, key)

@@ -59,7 +59,9 @@ def session_xml(embedded: str = "audio/vocal.wav") -> str:
     <Track id="f1" name="Band" contentType="tracks">
       <Channel id="cf" role="submix"/>
       <Track id="t1" name="Lead Vocal" contentType="audio">
-        <Channel id="c1" role="regular"><Mute id="m1" value="false"/></Channel>
+        <Channel id="c1" role="regular"><Mute id="m1" value="false"/>
+          <Pan id="p1" unit="normalized" value="0.3"/><Volume id="v1" unit="linear" value="0.5"/>
+        </Channel>
       </Track>
     </Track>
     <Track id="t3" name="Bass DI" contentType="audio">
@@ -174,6 +176,15 @@ def test_render_adds_stem_groups_with_embedded_stems(tmp_path: Path, cli) -> Non
         root = ElementTree.fromstring(archive.read("project.xml"))
         colors = {t.get("name"): t.get("color") for t in root.iter("Track")}
         assert colors["vocal - Lead Vocal"] == "#3A7BD5"  # the preset's colour
+        # DAWproject 1.0 has no clip gain: a clip's level is its track's channel, so each
+        # stem track plays at the original's Volume and Pan (the stems sum to the clip).
+        for track in root.iter("Track"):
+            if track.get("name", "").endswith(" - Lead Vocal"):
+                volume, pan = track.find("Channel/Volume"), track.find("Channel/Pan")
+                assert volume is not None and pan is not None
+                assert (volume.get("unit"), volume.get("value")) == ("linear", "0.5")
+                assert (pan.get("unit"), pan.get("value")) == ("normalized", "0.3")
+                assert volume.get("id") != "v1" and pan.get("id") != "p1"
         names = set(archive.namelist())
         assert {"audio/vocal.wav", "metadata.xml"} <= names
         assert archive.read("metadata.xml") == b"<MetaData><Title>song</Title></MetaData>"

@@ -13,6 +13,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from samaudio_daw.audio.wav import read_time_reference
 from samaudio_daw.metrics import null_db
 from samaudio_daw.project.dawproject import read_dawproject
 from samaudio_daw.project.model import read_project
+from samaudio_daw.project.stem_tracks import peakcol
 from samaudio_daw.project.timeline import render_folder, render_track
 
 RATE = 48000
@@ -123,6 +125,22 @@ def test_folder_renders_to_stems_at_the_same_time_references(exports: Path, cli)
     bass_stem = next(t for t in read.tracks if t.name == "bass - Bass DI")
     assert bass_stem.clips[0].time_s == pytest.approx(EXPORTS["Bass DI"] / RATE)
     assert bass_stem.clips[0].duration_s == pytest.approx(1.5)
+
+    # One source of names and colours: the .dawproject's stem tracks and clips are named
+    # as the .rpp's stem tracks and takes; its colours are the ones the .rpp's PEAKCOL holds.
+    rpp_stems = {t.name: t for t in project.tracks if " - " in t.name}
+    dawproject_stems = {t.name: t for t in read.tracks if " - " in t.name}
+    assert set(dawproject_stems) == set(rpp_stems)
+    for name, track in dawproject_stems.items():
+        takes = [item.active_take.name for item in rpp_stems[name].items if item.active_take]
+        assert [clip.name for clip in track.clips] == takes, name
+    with zipfile.ZipFile(session) as archive:
+        root = ElementTree.fromstring(archive.read("project.xml"))
+    colors = {t.get("name"): t.get("color") for t in root.iter("Track") if t.get("color")}
+    assert colors["bass - Bass DI"] == "#8E5BD0" and colors["no-bass - Bass DI"] == "#B4B9BF"
+    peakcols = {t.name: (t.node.values("PEAKCOL") or ("",))[0] for t in project.tracks}
+    for name, color in colors.items():
+        assert peakcols[name] == str(peakcol(color)), name
 
 
 def test_a_list_of_files_is_one_session(exports: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 timelines written here with OpenTimelineIO (gaps, source offsets, a disabled clip, a
 missing file), rendered to stems; the written `.otio` and `.aaf` are read back with
 OpenTimelineIO's own readers (the AAF one from otio-aaf-adapter). The input stays
-byte-identical.
+byte-identical. The stems AAF read back keeps track and clip names, places, lengths
+and muted clips, and renders again by track name.
 
 Not covered: opening the AAF in Pro Tools, Logic, Nuendo or Resolve.
 """
@@ -82,7 +83,8 @@ def test_otio_renders_to_stem_tracks_read_back_as_otio_and_aaf(tmp_path: Path, c
     for written in (out / "song-stems.otio", out / "song-stems.aaf"):
         back = otio.adapters.read_from_file(str(written))
         clips = _stem_clips(back)
-        assert set(clips) == {"bass - Bass DI - take 1", "no-bass - Bass DI - take 1"}, written
+        # Named as the .rpp writer names stem takes: '<stem> - <original clip>'.
+        assert set(clips) == {"bass - take 1", "no-bass - take 1"}, written
         for placed in clips.values():
             ((start, length, file),) = placed
             assert (start, length) == pytest.approx((0.5, 1.0)), written
@@ -95,11 +97,64 @@ def test_otio_renders_to_stem_tracks_read_back_as_otio_and_aaf(tmp_path: Path, c
         ("no-bass - Bass DI", True),
         ("Room", True),
     ]
+    # The preset's colours (bass.toml: color, residual_color), as on the .rpp's tracks.
+    colors = {t.name: t.color.to_hex() for t in back.audio_tracks() if t.color}
+    assert colors == {"bass - Bass DI": "#8e5bd0ff", "no-bass - Bass DI": "#b4b9bfff"}
+    meta = {t.name: t.metadata.get("samaudio_daw") for t in back.audio_tracks()}
+    assert meta["bass - Bass DI"] == {"stem": "bass", "color": "#8E5BD0"}
+
+
+def test_the_stems_aaf_reads_back_with_names_times_and_muted_clips(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The AAF written for the stems, read back through OpenTimelineIO's AAF reader
+    (``read_timeline``: the adapter, then the mob slots' names), keeps track and clip
+    names, places and lengths; the original's clips come back muted (the track was
+    disabled); and rendering the read-back AAF finds a stem track by its name."""
+    from samaudio_daw.project.otio_session import read_timeline
+
+    song = tmp_path / "song.otio"
+    otio.adapters.write_to_file(_timeline(tmp_path), str(song))
+    assert cli("render", song).returncode == 3
+    stems_aaf = tmp_path / "song-stems" / "song-stems.aaf"
+    # The adapter alone gives every track the name "Sequence": the slot names are lost.
+    raw = otio.adapters.read_from_file(str(stems_aaf))
+    assert {t.name for t in raw.audio_tracks()} == {"Sequence"}
+    session = read_timeline(stems_aaf)
+    tracks = {t.name: t for t in session.tracks}
+    assert list(tracks) == ["Bass DI", "bass - Bass DI", "no-bass - Bass DI"]  # Room: empty
+    original = [
+        (c.name, c.time_s, c.duration_s, c.play_start_s, c.mute) for c in tracks["Bass DI"].clips
+    ]
+    assert original == [
+        ("take 1", pytest.approx(0.5), pytest.approx(1.0), pytest.approx(0.25), True),
+        ("muted", pytest.approx(1.5), pytest.approx(3.0), 0.0, True),
+        ("gone", pytest.approx(4.5), pytest.approx(3.0), 0.0, True),
+    ]
+    for name in ("bass", "no-bass"):
+        (clip,) = tracks[f"{name} - Bass DI"].clips
+        assert (clip.name, clip.mute) == (f"{name} - take 1", False)
+        assert (clip.time_s, clip.duration_s) == pytest.approx((0.5, 1.0))
+        assert clip.audio is not None and clip.audio.path is not None
+    # With the original left playing, a render of the read-back AAF finds 'Bass DI' by
+    # its name (the bass preset), separates its clip and places the stems after it.
+    kept = tmp_path / "kept"
+    assert cli("render", song, "--keep-original-unmuted", "-o", kept).returncode == 3
+    done = cli("render", kept / "song-stems.aaf", "--tracks", "bass di", "-o", tmp_path / "again")
+    assert done.returncode == 3, done.stdout + done.stderr  # the muted and the missing clip
+    assert "Bass DI" in done.stdout and "bass" in done.stdout
+    again = otio.adapters.read_from_file(str(tmp_path / "again" / "song-stems-stems.otio"))
+    names = [t.name for t in again.audio_tracks()]
+    assert names[:3] == ["Bass DI", "bass - Bass DI", "no-bass - Bass DI"]
+    stems = [
+        (c.name, c.range_in_parent().start_time.to_seconds())
+        for t in again.audio_tracks()[1:3]
+        for c in t.find_clips()
+    ]
+    assert stems == [("bass - take 1", 0.5), ("no-bass - take 1", 0.5)]
 
 
 def test_aaf_clips_are_read_at_their_places(tmp_path: Path) -> None:
-    """The adapter's AAF writer keeps clip names, places, offsets and file URLs, not
-    track names or clip enable: so only those are checked on an AAF read here."""
+    """An AAF written by the adapter alone (not by a render): clip names, places, offsets
+    and file URLs are read, and the track's name from its mob slot."""
     from samaudio_daw.project.otio_session import read_timeline
 
     timeline = _timeline(tmp_path)
@@ -108,6 +163,7 @@ def test_aaf_clips_are_read_at_their_places(tmp_path: Path) -> None:
     song = tmp_path / "song.aaf"
     otio.adapters.write_to_file(timeline, str(song), use_empty_mob_ids=True)
     (track,) = read_timeline(song).tracks
+    assert track.name == "Bass DI"
     clips = [(c.name, c.time_s, c.duration_s, c.play_start_s) for c in track.clips]
     assert clips == [("take 1", 0.5, 1.0, 0.25), ("muted", 1.5, 3.0, 0.0), ("gone", 4.5, 3.0, 0.0)]
     assert track.clips[0].audio is not None
