@@ -25,6 +25,7 @@ from samaudio_daw.separation.base import (
 from samaudio_daw.separation.chunking import BlockStream
 from samaudio_daw.separation.dsp import DspSeparator
 from samaudio_daw.separation.dsp.hum import HumSettings, detect_hum
+from samaudio_daw.separation.dsp.smoothing import median_of_9_over_frames
 
 RATE = 48000
 
@@ -173,6 +174,32 @@ def test_drums_from_clicks_over_sustained_chords_gain_4_db() -> None:
     mixture = stereo(pads + drums, pads + 0.9 * drums)
     (target,) = separate(mixture, "extract the drums")
     assert sdr_improvement_db(stereo(drums, 0.9 * drums), target, mixture) >= 4.0
+
+
+def short_notes(seconds: float, seed: int, rate: int = RATE) -> np.ndarray:
+    """A bass line of notes 0.3-0.6 s long with 5 ms edges and gaps up to 0.2 s: (frames,)."""
+    rng = np.random.default_rng(seed)
+    out, position = np.zeros(int(seconds * rate)), 0
+    while position < out.size - rate // 2:
+        length = int(rng.uniform(0.3, 0.6) * rate)
+        t = np.arange(length) / rate
+        root = rng.choice([110.0, 130.81, 146.83, 164.81, 196.0, 220.0])
+        edges = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.005)
+        tone = sum(np.sin(2 * np.pi * root * h * t) / h for h in range(1, 8))
+        out[position : position + length] += 0.15 * edges * tone
+        position += length + int(rng.uniform(0.0, 0.2) * rate)
+    return out
+
+
+def test_the_starts_and_ends_of_held_notes_stay_out_of_the_drums() -> None:
+    drums, notes = drum_hits(8, 5), short_notes(8, 6)
+    mixture = stereo(drums + notes)
+    (target,) = separate(mixture, "extract the drums")
+    # Told by a mean along time, each note's edges read as hits: the stem carried the
+    # line 16 dB down and gained 10 dB; the median keeps the notes whole (28 dB, 21 dB).
+    weight = float(np.sum(target[0] * notes) / np.sum(notes**2))
+    assert 20 * np.log10(abs(weight)) < -22.0
+    assert sdr_improvement_db(stereo(drums), target, mixture) >= 15.0
 
 
 def test_sustained_chords_under_drums_are_isolated() -> None:
@@ -474,3 +501,12 @@ def test_block_wise_hum_equals_one_block_within_60_db() -> None:
     mixture = stereo(source, 0.8 * source) + buzz
     (null,) = _block_wise_nulls(mixture, ("remove the hum",), 8.0, rate)
     assert null <= -60.0
+
+
+@pytest.mark.parametrize("step", [1, 3, 7])
+def test_median_of_nine_frames_is_the_median_of_its_taps(step: int) -> None:
+    values = np.random.default_rng(step).standard_normal((150, 5)).astype(np.float32)
+    median = median_of_9_over_frames(values, step, -9.0)
+    padded = np.concatenate([np.full((4 * step, 5), -9.0), values, np.full((4 * step, 5), -9.0)])
+    taps = np.stack([padded[k * step : k * step + 150] for k in range(9)])
+    np.testing.assert_array_equal(median, np.median(taps, axis=0).astype(np.float32))

@@ -52,6 +52,7 @@ from samaudio_daw.separation.dsp.masks import (
     band_mask,
     centre_mask,
     drum_hit_nearby,
+    drum_parts,
     hpss_parts,
     percussive_share,
     sustained_share,
@@ -61,7 +62,7 @@ from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-2.1"
+ALGORITHM_VERSION = "dsp-2.2"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
@@ -329,7 +330,7 @@ class _Parts:
     def drum(self) -> HpssParts:
         if self._drum is None:
             spans = (self.masks.drum_span_s, self.masks.drum_span_hz)
-            self._drum = hpss_parts(self.power, self.stft, self.sample_rate, *spans)
+            self._drum = drum_parts(self.power, self.stft, self.sample_rate, *spans)
         return self._drum
 
     @property

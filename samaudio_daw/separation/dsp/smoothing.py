@@ -1,4 +1,4 @@
-"""Moving means and minima over spectrogram-shaped arrays, with zeros beyond the edges.
+"""Moving means, minima and medians over spectrogram-shaped arrays, with zeros beyond the edges.
 
 Arrays are (frames, bins) float32. Means count the cells beyond the edges as zeros
 (silence), so a block padded with real silence and a block cut at its edge give
@@ -92,3 +92,40 @@ def moving_min_over_frames(values: np.ndarray, width: int) -> np.ndarray:
     suffix = np.minimum.accumulate(grouped[:, ::-1], axis=1)[:, ::-1].reshape(-1, bins)
     # The window of output frame i is padded[i : i + width]: a suffix plus a prefix.
     return np.minimum(suffix[:frames], prefix[width - 1 : width - 1 + frames])
+
+
+# Compare-exchange pairs whose fifth output is the median of nine (Paeth's network).
+_MEDIAN_OF_9 = (
+    (1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2),
+)  # fmt: skip
+# Frames sorted at once: keeps the nine working rows in cache.
+_MEDIAN_CHUNK = 64
+
+
+def median_of_9_over_frames(values: np.ndarray, step: int, beyond: float) -> np.ndarray:
+    """Median of the frames ``i + k * step``, k = -4..4, for each frame i of (frames, bins).
+
+    Frames beyond the edges count as ``beyond``. Nine taps spread ``step`` apart
+    span 8 * step + 1 frames for the price of a 19-exchange sorting network; float32.
+    """
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    frames, bins = values.shape
+    half = 4 * step
+    padded = np.full((frames + 2 * half, bins), beyond, dtype=np.float32)
+    padded[half : half + frames] = values
+    out = np.empty((frames, bins), dtype=np.float32)
+    taps = np.empty((9, _MEDIAN_CHUNK, bins), dtype=np.float32)
+    lower = np.empty((_MEDIAN_CHUNK, bins), dtype=np.float32)
+    for first in range(0, frames, _MEDIAN_CHUNK):
+        count = min(_MEDIAN_CHUNK, frames - first)
+        rows, low = taps[:, :count], lower[:count]
+        for k in range(9):
+            rows[k] = padded[first + k * step : first + k * step + count]
+        for i, j in _MEDIAN_OF_9:
+            np.minimum(rows[i], rows[j], out=low)
+            np.maximum(rows[i], rows[j], out=rows[j])
+            rows[i] = low
+        out[first : first + count] = rows[4]
+    return out
