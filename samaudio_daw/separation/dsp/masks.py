@@ -57,6 +57,14 @@ class MaskSettings:
     toms_below_hz: float = 400.0
     toms_margin: float = 256.0  # toms ring in the snare's body band: only clear hits
     cymbals_above_hz: float = 5000.0
+    # In a drum bus, the snare's rattle above ``snare_follow_above_hz`` (up to
+    # ``snare_below_hz``) shares its band with the hats: it is told by following the
+    # snare's body (``snare_body_hz``), scaled by how loud that kit's snare sounds
+    # there per unit of body, fitted over ``snare_window_s``.
+    snare_body_hz: tuple[float, float] = (150.0, 300.0)
+    snare_follow_above_hz: float = 1000.0
+    snare_below_hz: float = 10000.0
+    snare_window_s: float = 2.0
     sub_below_hz: float = 80.0
     bass_below_hz: float = 250.0
     highs_above_hz: float = 5000.0
@@ -195,6 +203,35 @@ _SILENT = 1e-2
 
 def _moving_max(values: np.ndarray, width: int) -> np.ndarray:
     return -moving_min_over_frames(-values, width)
+
+
+def snare_in_kit(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, masks: MaskSettings
+) -> np.ndarray:
+    """Share of each cell that is the snare, in a drum bus: (frames, bins) float32.
+
+    From the kick up to ``snare_follow_above_hz`` the snare is its band. Above, the
+    hats sound there too, but only the snare's rattle comes with a burst of the
+    snare's body: each bin is expected to hold ``r * body(t)``, with ``r`` fitted by
+    least squares over ``snare_window_s`` (the loudest bodies, the snare's hits,
+    weigh most), and the share is that expectation over what is there, at most 1.
+    """
+    frequencies = settings.bin_frequencies_hz(sample_rate)
+    low_hz, high_hz = masks.snare_body_hz
+    body = power[:, (frequencies >= low_hz) & (frequencies < high_hz)].sum(axis=1, keepdims=True)
+    frames = settings.frames_for(masks.snare_window_s, sample_rate)
+    fitted = moving_mean(power * body, frames, 0)
+    weight = moving_mean(body * body, frames, 0)
+    np.maximum(weight, np.finfo(np.float32).tiny, out=weight)
+    expected = fitted / weight
+    expected *= body
+    followed = np.minimum(expected / np.maximum(power, np.finfo(np.float32).tiny), 1.0)
+    above = 1.0 - lowpass_curve(settings, sample_rate, masks.snare_follow_above_hz, 4)
+    share = (1.0 - above) + above * followed
+    order = masks.crossover_order
+    return share * band_mask(
+        settings, sample_rate, masks.kick_below_hz, masks.snare_below_hz, order
+    )
 
 
 def lowpass_curve(

@@ -55,6 +55,7 @@ from samaudio_daw.separation.dsp.masks import (
     drum_parts,
     hpss_parts,
     percussive_share,
+    snare_in_kit,
     sustained_share,
 )
 from samaudio_daw.separation.dsp.noise import NoiseSettings, noise_mask
@@ -62,7 +63,7 @@ from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-2.2"
+ALGORITHM_VERSION = "dsp-2.3"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
@@ -127,6 +128,7 @@ class DspSeparator:
             else 0.0,
             masks.centre_span_s / 2 if kinds & (_STEREO_KINDS | {"lead"}) else 0.0,
             masks.hit_baseline_s / 2 + masks.hit_hold_s if "bass" in kinds else 0.0,
+            masks.snare_window_s / 2 if "snare" in kinds else 0.0,
         ]
         frame_s = StftSettings.for_sample_rate(sample_rate).n_fft / sample_rate
         hum_s = 0.0
@@ -386,7 +388,9 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         return parts.centre
     if kind == "sides":
         return 1.0 - parts.centre
-    if kind in ("snare", "cymbals") and parts.kit_split:
+    if kind == "snare" and parts.kit_split:
+        return snare_in_kit(power, parts.stft, parts.sample_rate, masks)
+    if kind == "cymbals" and parts.kit_split:
         return parts.band(*drum_regions[kind])
     if kind == "toms" and parts.kit_split:
         # Against the snare's body, a tom must be clearly (toms_margin x) hit-like.
