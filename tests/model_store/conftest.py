@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ REFERENCE = REPO / ".." / "shared" / "sam_audio_reference"
 MODEL_ID = "facebook/sam-audio-small"
 LICENCE_TEXT = b"SAM License (test copy)\nThe terms the weights are distributed under.\n"
 LFS_SUFFIXES = (".pt", ".safetensors", ".bin")
+TOKENIZER_REPO = "FacebookAI/roberta-base"
 
 
 @dataclass
@@ -87,7 +89,24 @@ def reference_repos() -> dict[str, HubRepo]:
     return {
         MODEL_ID: HubRepo(model_files, "a" * 40, gated=True),
         "tiny_t5": HubRepo(t5_files, "b" * 40),
+        TOKENIZER_REPO: HubRepo(tiny_roberta_tokenizer(), "d" * 40),
     }
+
+
+def tiny_roberta_tokenizer() -> dict[str, bytes]:
+    """roberta-base's repository in miniature: a byte-level BPE in its file layout, its
+    config, and weights that a ranker pull must never fetch."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe.train_from_iterator(["a sine tone", "the bass"] * 5, vocab_size=280, special_tokens=special)
+    with tempfile.TemporaryDirectory() as folder:
+        files = {Path(p).name: Path(p).read_bytes() for p in bpe.save_model(folder)}
+    files["config.json"] = b'{"model_type": "roberta", "hidden_size": 768}'
+    files["model.safetensors"] = os.urandom(4096)
+    files["dict.txt"] = b"1 2\n"
+    return files
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from samaudio_daw.separation.sam_audio import store
+from samaudio_daw.separation.sam_audio.clap import load_tokenizer
 from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
 
 MODEL_ID = "facebook/sam-audio-small"
@@ -35,6 +36,7 @@ def test_pull_fetches_only_what_the_backend_needs_with_the_licence(local_hub, hu
         p.split("/resolve/")[1] for m, p, _ in local_hub.log if m == "GET" and "/resolve/" in p
     }
     assert not any("vision_tower" in f or "ranker" in f or "tf_model" in f for f in fetched)
+    assert _fetched(local_hub, "FacebookAI/roberta-base") == set()  # only with rankers
     assert store.local_path(MODEL_ID) == path
 
 
@@ -220,6 +222,23 @@ def test_with_rankers_fetches_exactly_the_ranker_files_the_config_names(local_hu
     assert {f for f in files if "ranker" in f or "vision" in f} == {"text_ranker/clap_tiny.pt"}
     data = local_hub.repos[MODEL_ID].files["text_ranker/clap_tiny.pt"]
     assert (path / "text_ranker" / "clap_tiny.pt").read_bytes() == data
+    # The CLAP text branch's tokenizer: roberta-base's small files, never its weights.
+    tokenizer = {"vocab.json", "merges.txt", "config.json"}
+    assert _fetched(local_hub, "FacebookAI/roberta-base") == tokenizer
+    folder = store.tokenizer_folder()
+    assert folder is not None and {p.name for p in folder.iterdir()} == tokenizer
+    assert load_tokenizer(folder)("a sine tone")["input_ids"][0] == 0  # <s>, RoBERTa's
+    store.pull(MODEL_ID, with_rankers=True, progress=False)  # cached: not fetched again
+    assert len(local_hub.gets("vocab.json")) == 1
+
+
+def test_a_tokenizer_repository_without_the_bpe_files_is_one_line(local_hub, hub_env) -> None:
+    del local_hub.repos["FacebookAI/roberta-base"].files["merges.txt"]
+    _name_rankers(local_hub, text_ranker={"kind": "clap", "checkpoint": None})
+    clap = {"630k-best.pt": os.urandom(500)}
+    local_hub.repos["lukewys/laion_clap"] = type(local_hub.repos[MODEL_ID])(clap, "c" * 40)
+    with pytest.raises(ModelNotFoundError, match="has no merges.txt: not roberta-base's"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
 
 
 def test_with_rankers_fetches_the_official_clap_default_from_its_own_repository(

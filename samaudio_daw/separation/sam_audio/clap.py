@@ -2,22 +2,27 @@
 
 Official SAM-Audio ranks its noise candidates with LAION-CLAP (``text_ranker: {"kind":
 "clap"}`` in config.json; checkpoint ``630k-best.pt`` of ``lukewys/laion_clap`` unless the
-config names one): both embeddings are projected to a joint space, L2-normalised, and the
-candidate with the highest dot product (cosine) wins. This module keeps that interface and
-the checkpoint layout (``{"state_dict": {"module.…": …}}``, ``audio_branch``/``text_branch``
-encoders, two-layer ``audio_projection``/``text_projection`` heads, ``logit_scale_a/t``)
-and the audio preparation (48 kHz, int16 round trip, 10 s with repeat-padding), with
-small encoders in place of LAION-CLAP's:
+config names one; HTSAT-tiny, no fusion, RoBERTa): both embeddings are projected to a
+joint space, L2-normalised, and the candidate with the highest dot product (cosine) wins.
+This module runs that model from a checkpoint in LAION's layout (``{"state_dict":
+{"module.KEY": tensor}}``), loaded strictly:
 
-- audio_branch: a 64-band log-mel (HTK scale, 50 Hz-14 kHz, 1024/480 STFT, as LAION's
-  audio config) → per-frame ``mel_proj`` linear + GELU → mean over time, instead of the
-  HTSAT-tiny Swin transformer;
-- text_branch: a mean of UTF-8 byte embeddings → ``pooler`` linear + tanh, instead of
-  RoBERTa and its tokenizer;
-- clips over 10 s: the first 10 s, where LAION takes a random 10 s crop.
+- ``audio_branch``: HTSAT (htsat.py), its sizes read from the checkpoint;
+- ``text_branch``: ``transformers.RobertaModel`` with a config read from the checkpoint's
+  shapes (heads: width / 64, as RoBERTa's), its pooler output as LAION takes it;
+- ``audio_projection``/``text_projection``: Linear → ReLU → Linear;
+- ``logit_scale_a/t``; ``audio_transform``/``text_transform`` (training-only heads), the
+  HTSAT class heads ``tscam_conv``/``head`` and RoBERTa's ``position_ids`` are read and
+  not used.
 
-So the released 630k-best.pt does not load here (it is refused with one line and ranking
-falls back); checkpoints in this layout with these encoders do.
+Text goes through roberta-base's byte-level BPE tokenizer (``FacebookAI/roberta-base``:
+vocab.json and merges.txt, fetched by ``model pull --with-rankers``), padded to 77 tokens
+and truncated there, as LAION's ``tokenizer``. Audio as LAION's ``get_audio_features``
+without fusion: the int16 round trip, clips under 10 s repeated whole and zero-padded to
+10 s; clips over 10 s: the first 10 s, where LAION takes a random 10 s crop.
+
+Checked against LAION-CLAP's own code with random weights (benchmarks/clap_vs_laion.py);
+the released 630k-best.pt itself was not run here.
 """
 
 from __future__ import annotations
@@ -25,18 +30,29 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
-from samaudio_daw.separation.sam_audio.rankers import named_rankers, raw_config, span_predictor_line
+from samaudio_daw.separation.sam_audio.htsat import HtsatAudioBranch, HtsatShape, htsat_shape
+from samaudio_daw.separation.sam_audio.rankers import (
+    TOKENIZER_FILES,
+    TOKENIZER_REPO,
+    named_rankers,
+    raw_config,
+    span_predictor_line,
+)
 
 SAMPLE_RATE = 48_000
 CLIP_SAMPLES = 480_000
 """LAION-CLAP hears 10 s at 48 kHz."""
-N_FFT, HOP, MELS, F_MIN, F_MAX = 1024, 480, 64, 50.0, 14_000.0
-_AUDIO_KEY = "audio_branch.mel_proj.weight"
-_TEXT_KEY = "text_branch.byte_embedding.weight"
+CONTEXT = 77
+"""Tokens per text (LAION pads and truncates to this)."""
+_UNUSED = ("audio_transform.", "text_transform.", "audio_branch.tscam_conv.", "audio_branch.head.")
+"""Checkpoint keys the embeddings never use: read, then left."""
+_POSITION_IDS = "text_branch.embeddings.position_ids"
+_FUSION = ("audio_branch.mel_conv1d.", "audio_branch.mel_conv2d.", "audio_branch.fusion_model.")
 
 
 class _Projection(torch.nn.Sequential):
@@ -48,50 +64,21 @@ class _Projection(torch.nn.Sequential):
         )
 
 
-class _AudioBranch(torch.nn.Module):
-    mel_filters: torch.Tensor
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.mel_proj = torch.nn.Linear(MELS, width)
-        self.register_buffer("mel_filters", mel_filters(), persistent=False)
-
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """(n, CLIP_SAMPLES) → (n, width)."""
-        window = torch.hann_window(N_FFT, device=audio.device)
-        spec = torch.stft(audio, N_FFT, HOP, window=window, center=True, return_complex=True)
-        power = spec.abs().square().transpose(1, 2)  # (n, frames, bins)
-        log_mel = 10.0 * torch.log10((power @ self.mel_filters).clamp(min=1e-10))
-        return torch.nn.functional.gelu(self.mel_proj(log_mel)).mean(dim=1)
-
-
-class _TextBranch(torch.nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.byte_embedding = torch.nn.Embedding(256, width)
-        self.pooler = torch.nn.Linear(width, width)
-
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        """n texts → (n, width)."""
-        device = self.byte_embedding.weight.device
-        rows = []
-        for text in texts:
-            ids = torch.tensor(list(text.strip().lower().encode("utf-8")) or [32], device=device)
-            rows.append(self.byte_embedding(ids).mean(dim=0))
-        return torch.tanh(self.pooler(torch.stack(rows)))
-
-
 class ClapRanker(torch.nn.Module):
     """Scores (K candidates × N pairs) of audio against N texts: cosine in the joint space."""
 
-    def __init__(self, audio_width: int, text_width: int, joint: int) -> None:
+    def __init__(self, audio: HtsatShape, text: Any, joint: int, tokenizer: Any) -> None:
+        """``text``: a transformers RobertaConfig; ``tokenizer``: a RobertaTokenizer."""
+        from transformers import RobertaModel
+
         super().__init__()
-        self.audio_branch = _AudioBranch(audio_width)
-        self.text_branch = _TextBranch(text_width)
-        self.audio_projection = _Projection(audio_width, joint)
-        self.text_projection = _Projection(text_width, joint)
+        self.audio_branch = HtsatAudioBranch(audio)
+        self.text_branch = RobertaModel(text, add_pooling_layer=True)
+        self.audio_projection = _Projection(audio.width, joint)
+        self.text_projection = _Projection(text.hidden_size, joint)
         self.logit_scale_a = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.logit_scale_t = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.tokenizer = tokenizer
 
     def audio_embedding(self, audio: torch.Tensor) -> torch.Tensor:
         """(n, samples) at 48 kHz → (n, joint), unit length."""
@@ -100,8 +87,19 @@ class ClapRanker(torch.nn.Module):
 
     def text_embedding(self, texts: Sequence[str]) -> torch.Tensor:
         """n texts → (n, joint), unit length."""
-        embedded = self.text_projection(self.text_branch(texts))
-        return torch.nn.functional.normalize(embedded, dim=-1)
+        device = self.logit_scale_t.device
+        tokens = self.tokenizer(
+            list(texts),
+            padding="max_length",
+            truncation=True,
+            max_length=CONTEXT,
+            return_tensors="pt",
+        )
+        pooled = self.text_branch(
+            input_ids=tokens["input_ids"].to(device),
+            attention_mask=tokens["attention_mask"].to(device),
+        ).pooler_output
+        return torch.nn.functional.normalize(self.text_projection(pooled), dim=-1)
 
     def score(self, waves: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
         """waves: (K, N, samples) at 48 kHz, texts: N → (K, N) cosine similarities in [-1, 1]."""
@@ -122,60 +120,98 @@ def prepare_audio(audio: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.pad(repeated, (0, CLIP_SAMPLES - repeated.shape[-1]))
 
 
-def mel_filters() -> torch.Tensor:
-    """(bins, MELS) triangular HTK-scale filters from F_MIN to F_MAX."""
+def roberta_config(state: Mapping[str, torch.Tensor]) -> Any:
+    """The RobertaConfig of the text branch ``state`` holds (KeyError when it holds none)."""
+    from transformers import RobertaConfig
 
-    def to_mel(hz: torch.Tensor) -> torch.Tensor:
-        return 2595.0 * torch.log10(1.0 + hz / 700.0)
-
-    edges = torch.linspace(
-        float(to_mel(torch.tensor(F_MIN))), float(to_mel(torch.tensor(F_MAX))), MELS + 2
+    words = state["text_branch.embeddings.word_embeddings.weight"]
+    layers = 0
+    while f"text_branch.encoder.layer.{layers}.attention.self.query.weight" in state:
+        layers += 1
+    hidden = words.shape[1]
+    return RobertaConfig(
+        vocab_size=words.shape[0],
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        intermediate_size=state["text_branch.encoder.layer.0.intermediate.dense.weight"].shape[0],
+        max_position_embeddings=state["text_branch.embeddings.position_embeddings.weight"].shape[0],
+        type_vocab_size=state["text_branch.embeddings.token_type_embeddings.weight"].shape[0],
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        layer_norm_eps=1e-5,
     )
-    hz = 700.0 * (10.0 ** (edges / 2595.0) - 1.0)
-    freqs = torch.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
-    low, mid, high = hz[:-2, None], hz[1:-1, None], hz[2:, None]
-    rising = (freqs[None] - low) / (mid - low)
-    falling = (high - freqs[None]) / (high - mid)
-    return torch.minimum(rising, falling).clamp(min=0.0).T.contiguous()
 
 
-def load_clap(path: Path, device: torch.device) -> ClapRanker:
-    """A ranker from a CLAP checkpoint in LAION's layout; CheckpointMismatchError (one line)
-    for anything else, including the full LAION-CLAP model this build does not implement."""
+def load_tokenizer(folder: Path) -> Any:
+    """roberta-base's tokenizer from a folder holding its vocab.json and merges.txt."""
+    from transformers import RobertaTokenizer
+
+    return RobertaTokenizer.from_pretrained(str(folder))
+
+
+def _read_state(path: Path) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of a checkpoint, without ``module.``; tensors only are unpickled
+    (numpy scalars that training scripts leave beside them are allowed)."""
+    import numpy as np
+
+    scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]
+    allowed: list[Any] = [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype]
+    allowed += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(allowed):
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointMismatchError(
-            f"{path}: not a readable CLAP checkpoint ({error})"
-        ) from error
+        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointMismatchError(f"{path}: not a readable CLAP checkpoint ({why})") from error
     state = raw.get("state_dict", raw) if isinstance(raw, Mapping) else None
     if not isinstance(state, Mapping):
         raise CheckpointMismatchError(f"{path}: no state_dict in the CLAP checkpoint")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    state.pop("text_branch.embeddings.position_ids", None)
-    if _AUDIO_KEY not in state or _TEXT_KEY not in state:
-        kind = "HTSAT + RoBERTa" if any(k.startswith("audio_branch.") for k in state) else "unknown"
-        raise CheckpointMismatchError(
-            f"{path}: a CLAP checkpoint with {kind} encoders, which this build does not "
-            f"implement (it runs the small CLAP layout: {_AUDIO_KEY}, {_TEXT_KEY})"
-        )
-    audio_width = state[_AUDIO_KEY].shape[0]
-    text_width = state[_TEXT_KEY].shape[1]
-    joint = state["audio_projection.2.weight"].shape[0]
-    ranker = ClapRanker(audio_width, text_width, joint)
+    return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def load_clap(path: Path, tokenizer_folder: Path, device: torch.device) -> ClapRanker:
+    """A ranker from a LAION-CLAP checkpoint (HTSAT + RoBERTa, no fusion) and roberta-base's
+    tokenizer files; CheckpointMismatchError (one line) for anything else."""
+    state = _read_state(path)
     try:
-        ranker.load_state_dict(state)
-        ranker.requires_grad_(False)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise CheckpointMismatchError(f"{path}: CLAP weights do not fit ({first})") from error
+        audio, text = htsat_shape(state), roberta_config(state)
+        joint = state["audio_projection.2.weight"].shape[0]
+    except (KeyError, IndexError) as error:
+        raise CheckpointMismatchError(
+            f"{path}: not a LAION-CLAP checkpoint with an HTSAT audio branch and a RoBERTa "
+            f"text branch (no {error})"
+        ) from error
+    if any(k.startswith(_FUSION) for k in state):
+        raise CheckpointMismatchError(
+            f"{path}: a LAION-CLAP fusion checkpoint; the official ranker runs the non-fusion "
+            "one (630k-best.pt)"
+        )
+    state = {k: v for k, v in state.items() if not k.startswith(_UNUSED) and k != _POSITION_IDS}
+    try:
+        tokenizer = load_tokenizer(tokenizer_folder)
+    except Exception as error:
+        raise CheckpointMismatchError(
+            f"{tokenizer_folder}: not roberta-base's tokenizer files ({error})"
+        ) from error
+    ranker = ClapRanker(audio, text, joint, tokenizer)
+    result = ranker.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        missing, unexpected = result.missing_keys, result.unexpected_keys
+        raise CheckpointMismatchError(
+            f"{path}: CLAP weights do not fit the model their shapes describe "
+            f"({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, "
+            f"e.g. {unexpected[:2]})"
+        )
+    ranker.requires_grad_(False)
     return ranker.to(device).eval()
 
 
 def load_text_ranker(model_dir: Path, device: torch.device) -> tuple[ClapRanker | None, list[str]]:
-    """(the first CLAP text ranker named in config.json whose checkpoint is here, or None;
-    one line for each named ranker or predictor that is not used, and why)."""
-    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint
+    """(the first CLAP text ranker named in config.json whose checkpoint and tokenizer are
+    here, or None; one line for each named ranker or predictor that is not used, and why)."""
+    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint, tokenizer_folder
 
     raw = raw_config(model_dir)
     ranker = None
@@ -186,14 +222,21 @@ def load_text_ranker(model_dir: Path, device: torch.device) -> tuple[ClapRanker 
             notes.append(f"{spec.label} is not used: it {why} in this audio-only build")
             continue
         path = ranker_checkpoint(spec, model_dir)
+        tokenizer = tokenizer_folder()
         if path is None:
             notes.append(
                 f"{spec.label}: checkpoint not on this machine (fetch it with "
                 "`samaudio-daw model pull --with-rankers`)"
             )
+        elif tokenizer is None:
+            notes.append(
+                f"{spec.label}: the RoBERTa tokenizer it needs ({TOKENIZER_REPO}: "
+                f"{', '.join(TOKENIZER_FILES)}) is not on this machine (fetch it with "
+                "`samaudio-daw model pull --with-rankers`)"
+            )
         elif ranker is None:
             try:
-                ranker = load_clap(path, device)
+                ranker = load_clap(path, tokenizer, device)
             except CheckpointMismatchError as error:
                 notes.append(str(error))
         else:

@@ -12,8 +12,9 @@ The official config has three optional fields:
 - ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``).
 
 Only CLAP text rankers are run (clap.py); a ranker is loaded only when the config names it
-and its checkpoint is on this machine (store.ranker_checkpoint). Everything else is
-reported in one line and left.
+and its checkpoint and roberta-base's tokenizer files are on this machine
+(store.ranker_checkpoint, store.tokenizer_folder). Everything else is reported in one line
+and left.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from typing import Any
 CLAP_HUB_REPO = "lukewys/laion_clap"
 CLAP_HUB_FILE = "630k-best.pt"
 """What the official ClapRanker downloads when the config names no checkpoint."""
+TOKENIZER_REPO = "FacebookAI/roberta-base"
+TOKENIZER_FILES = ("vocab.json", "merges.txt")
+"""The CLAP text branch's tokenizer: roberta-base's byte-level BPE (its vocabulary and merges)."""
+TOKENIZER_EXTRA = ("config.json", "tokenizer.json", "tokenizer_config.json")
+"""Fetched with it when the repository has them (small); never the weights."""
 
 
 @dataclass(frozen=True)

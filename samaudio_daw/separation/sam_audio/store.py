@@ -5,7 +5,8 @@ Models live in the Hugging Face hub cache (``HF_HUB_CACHE``, else ``HF_HOME/hub`
 one carried over to an offline machine are all found the same way. Only the files the
 backend reads are fetched: config.json, checkpoint.pt, the T5 encoder config.json names,
 and the licence and model card that must travel with the weights. With ``with_rankers``
-also the ranker checkpoints config.json names that this build runs (rankers.py).
+also the ranker checkpoints config.json names that this build runs (rankers.py) and, for a
+CLAP ranker, roberta-base's tokenizer files.
 
 The source is always the one the user named (a folder, a hub id on ``HF_ENDPOINT``, or a
 URL whose host is the endpoint); nothing falls back to another source. Each hub failure
@@ -28,7 +29,14 @@ from urllib.parse import urlsplit
 
 from samaudio_daw.separation.sam_audio.download import fetch_blob
 from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
-from samaudio_daw.separation.sam_audio.rankers import RankerSpec, named_rankers, raw_config
+from samaudio_daw.separation.sam_audio.rankers import (
+    TOKENIZER_EXTRA,
+    TOKENIZER_FILES,
+    TOKENIZER_REPO,
+    RankerSpec,
+    named_rankers,
+    raw_config,
+)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -158,6 +166,16 @@ def ranker_checkpoint(spec: RankerSpec, model_dir: Path) -> Path | None:
     return None
 
 
+def tokenizer_folder() -> Path | None:
+    """The cached snapshot holding roberta-base's tokenizer files (``FacebookAI/roberta-base``,
+    or ``roberta-base`` as LAION-CLAP's own code fetches it), or None; no network."""
+    for repo_id in (TOKENIZER_REPO, TOKENIZER_REPO.split("/")[-1]):
+        snapshot = _cached_snapshot(HubModel(repo_id), TOKENIZER_FILES)
+        if snapshot is not None:
+            return snapshot
+    return None
+
+
 def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
     """The folder to load: a local folder as is; a hub model from the cache, else pulled
     (with a progress bar when stderr is a terminal)."""
@@ -252,11 +270,11 @@ def _ranker_files(
 ) -> dict[str, int]:
     """The ranker checkpoints config.json names that this build runs: those in the model's
     repository (returned, fetched with the rest), and those on a hub model of their own
-    (the official CLAP default, ``lukewys/laion_clap``), fetched here."""
+    (the official CLAP default, ``lukewys/laion_clap``) and roberta-base's tokenizer files,
+    fetched here."""
     found: dict[str, int] = {}
-    for spec in named_rankers(raw_config(folder)):
-        if not spec.runnable:
-            continue
+    specs = [spec for spec in named_rankers(raw_config(folder)) if spec.runnable]
+    for spec in specs:
         if spec.file is not None:
             if spec.file not in info:
                 raise ModelNotFoundError(
@@ -268,7 +286,29 @@ def _ranker_files(
             other = HubModel(spec.hub_repo, None, model.endpoint)
             if cached_file(other.repo_id, spec.hub_file) is None:
                 _pull_one(other, spec.hub_file, progress, on_file)
+    if specs and tokenizer_folder() is None:
+        _pull_tokenizer(HubModel(TOKENIZER_REPO, None, model.endpoint), progress, on_file)
     return found
+
+
+def _pull_tokenizer(
+    model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
+) -> Path:
+    """roberta-base's vocabulary and merges (and its small config files), not its weights."""
+    hub = _hub()
+    token = hub.get_token()
+    endpoint = model.endpoint or hub_endpoint()
+    info = _call(model, token, lambda: _listing(hub, model, endpoint))
+    absent = [name for name in TOKENIZER_FILES if name not in info]
+    if absent:
+        raise ModelNotFoundError(
+            f"{model.repo_id} on {endpoint} has no {', '.join(absent)}: not roberta-base's "
+            "tokenizer, which the CLAP text ranker needs"
+        )
+    files = {n: info[n] for n in TOKENIZER_FILES + TOKENIZER_EXTRA if n in info}
+    _check_space(files)
+    paths = [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
+    return paths[0].parent
 
 
 def _pull_one(
