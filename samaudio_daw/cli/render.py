@@ -176,7 +176,11 @@ def inspect(
     media_dirs: tuple[Path, ...],
     preset_folders: tuple[Path, ...],
 ) -> None:
-    """Show a project's tracks, items, media and the preset each track would use."""
+    """Show a project's tracks, items, media and the preset each track would use.
+
+    PROJECT is a REAPER project, a DAWproject session, an AAF or .otio timeline, a
+    folder of exported tracks or one exported audio file.
+    """
 
     def action() -> int:
         from samaudio_daw.jobs.render import inspect_project
@@ -212,7 +216,14 @@ def _playback(item: dict[str, Any]) -> str:
 
 def format_inspection(report: dict[str, Any]) -> str:
     """The human-readable form of ``inspect_project``'s report."""
-    lines = [f"{report['project']}  ({report['sample_rate']} Hz, {report['tempo_bpm']:g} BPM)"]
+    kind = {"files": "exported tracks", "rpp": ""}.get(
+        report.get("format", ""), report.get("format")
+    )
+    tempo = f"{report['tempo_bpm']:g} BPM"
+    if report.get("tempo_changes"):
+        tempo += f", tempo automation of {report['tempo_changes']} points"
+    about = ", ".join(part for part in (kind, f"{report['sample_rate']} Hz", tempo) if part)
+    lines = [f"{report['project']}  ({about})"]
     for track in report["tracks"]:
         indent = "  " * track["folder_depth"]
         if track["preset"]:
@@ -232,4 +243,6 @@ def format_inspection(report: dict[str, Any]) -> str:
     for missing in report["missing_media"]:
         lines.append(format_missing(missing))
     lines.append(f"stems would go to {report['output_dir']}")
+    if report.get("writes"):
+        lines.append(f"sessions it would write: {', '.join(report['writes'])}")
     return "\n".join(lines)

@@ -1,14 +1,14 @@
-"""What a render would do with a DAWproject session, in the shape of ``inspect``'s
-report for ``.rpp`` projects (so both print and serialise the same way)."""
+"""What a render would do with a DAWproject session (or an AAF / .otio timeline, read
+into the same view), in the shape of ``inspect``'s report for ``.rpp`` projects (so
+all print and serialise the same way)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from samaudio_daw.presets import PresetLibrary, match_track
-from samaudio_daw.project.dawproject import Clip, DawProject, read_dawproject
+from samaudio_daw.project.dawproject import Clip, DawProject
 
 # DAWproject has no project sample rate; clips name theirs. Without any, this is shown.
 DEFAULT_SAMPLE_RATE = 48000
@@ -62,9 +62,9 @@ def _sample_rate(project: DawProject) -> int:
     return rates.most_common(1)[0][0] if rates else DEFAULT_SAMPLE_RATE
 
 
-def inspect_dawproject(path: Path, library: PresetLibrary) -> dict[str, Any]:
+def inspect_dawproject(project: DawProject, library: PresetLibrary) -> dict[str, Any]:
     """``samaudio-daw inspect song.dawproject``: tracks, clips, media and presets."""
-    project = read_dawproject(path)
+    path = project.path
     tracks = []
     missing: Counter[str] = Counter()
     missing_tracks: dict[str, set[int]] = {}
@@ -95,6 +95,7 @@ def inspect_dawproject(path: Path, library: PresetLibrary) -> dict[str, Any]:
         "application": project.application,
         "sample_rate": _sample_rate(project),
         "tempo_bpm": project.tempo_bpm,
+        "tempo_changes": len(project.tempo_points),
         "regions": 0,
         "markers": 0,
         "tracks": tracks,

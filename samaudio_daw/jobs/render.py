@@ -970,11 +970,38 @@ def _is_dawproject(path: Path) -> bool:
 def inspect_project(
     path: Path, library: PresetLibrary, media_dirs: Sequence[Path] = ()
 ) -> dict[str, Any]:
-    """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``);
-    ``path`` is a REAPER project or a DAWproject session."""
+    """What a render would do with ``path``, as JSON-able data (``samaudio-daw inspect``):
+    a REAPER project, a DAWproject session, an AAF or .otio timeline, a folder of
+    exported tracks or one exported audio file. Anything else is a UserError naming
+    what the file looks like."""
+    if path.is_dir() or is_audio_name(path):
+        files = audio_files(path) if path.is_dir() else [path]
+        where = session_path([], path) if path.is_dir() else session_path(files, None)
+        plan = plan_session(exported_session(files, where), library, None, kind="files")
+        return {**_inspect_plan(plan), "project": str(path), "format": "files"}
+    if path.suffix.lower() in TIMELINE_SUFFIXES:
+        report = inspect_dawproject(read_timeline(path), library)
+        report["format"] = path.suffix[1:].lower()
+        report["writes"] = _would_write(path, "otio")
+        return report
     if _is_dawproject(path):
-        return inspect_dawproject(path, library)
-    plan = plan_project(path, library, None, media_dirs=media_dirs)
+        return {
+            **inspect_dawproject(read_dawproject(path), library),
+            "writes": _would_write(path, "dawproject"),
+        }
+    return {
+        **_inspect_plan(plan_project(path, library, None, media_dirs=media_dirs)),
+        "format": "rpp",
+    }
+
+
+def _would_write(path: Path, kind: SessionKind) -> list[str]:
+    """The session files a render of ``path`` writes, by default."""
+    out = default_output_dir(path)
+    return [str(out / f"{path.stem}-stems{suffix}") for suffix in _SESSION_SUFFIXES[kind]]
+
+
+def _inspect_plan(plan: ProjectPlan) -> dict[str, Any]:
     project = plan.project
     tracks = []
     for track, choice in zip(project.tracks, plan.choices, strict=True):
@@ -997,4 +1024,5 @@ def inspect_project(
         "tracks": tracks,
         "missing_media": [m.to_dict() for m in missing_media(project)],
         "output_dir": str(plan.output_dir),
+        "writes": [str(path) for path in stems_session_paths(plan)],
     }

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from samaudio_daw.errors import UserError
 from samaudio_daw.project.dawproject import AudioFile, Clip, DawProject, Track
+from samaudio_daw.project.sniff import describe_file
 from samaudio_daw.project.stem_tracks import stem_clip_name
 
 TIMELINE_SUFFIXES = frozenset((".otio", ".aaf"))
@@ -59,7 +60,12 @@ def _read_timeline(path: Path) -> Any:
         timeline = otio.adapters.read_from_file(str(path))
     except Exception as error:  # the adapters raise many kinds; all mean "cannot read"
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TimelineError(f"{path}: not a readable timeline ({first})") from None
+        if not first.isprintable() or "\\x" in first or "b'" in first or len(first) > 200:
+            first = type(error).__name__  # never raw bytes in the one line
+        kind = "an AAF" if path.suffix.lower() == ".aaf" else "an OpenTimelineIO"
+        raise TimelineError(
+            f"{path}: not {kind} timeline; it looks like {describe_file(path)} ({first})"
+        ) from None
     if not isinstance(timeline, otio.schema.Timeline):
         raise TimelineError(f"{path}: holds {type(timeline).__name__}, not one timeline")
     tracks = audio_tracks(timeline)

@@ -143,6 +143,28 @@ def test_folder_renders_to_stems_at_the_same_time_references(exports: Path, cli)
         assert peakcols[name] == str(peakcol(color)), name
 
 
+def test_inspect_reads_a_folder_of_exported_tracks(exports: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    before = _digest(exports)
+    done = cli("inspect", "--json", exports)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["format"] == "files" and report["project"] == str(exports)
+    tracks = {t["name"]: t for t in report["tracks"]}
+    assert set(tracks) == set(EXPORTS)
+    assert tracks["Bass DI"]["preset"] == "bass" and tracks["Room tone"]["preset"] is None
+    (item,) = tracks["Bass DI"]["items"]  # at its time reference, the whole file
+    assert item["position_s"] == pytest.approx(EXPORTS["Bass DI"] / RATE)
+    assert item["length_s"] == pytest.approx(1.5) and item["skip_reason"] is None
+    assert [Path(p).name for p in report["writes"]] == [
+        "Export-stems.rpp",
+        "Export-stems.dawproject",
+    ]
+    text = cli("inspect", exports / "Bass DI.wav")  # one exported file is a session too
+    assert text.returncode == 0, text.stderr
+    assert "exported tracks" in text.stdout and "Bass DI  [pattern: bass" in text.stdout
+    assert _digest(exports) == before
+
+
 def test_a_list_of_files_is_one_session(exports: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     done = cli("render", exports / "Bass DI.wav", exports / "Room tone.wav", "-o", out)

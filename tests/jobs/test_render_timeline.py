@@ -11,6 +11,7 @@ Not covered: opening the AAF in Pro Tools, Logic, Nuendo or Resolve.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -171,9 +172,52 @@ def test_aaf_clips_are_read_at_their_places(tmp_path: Path) -> None:
     assert "missing media" in (track.clips[2].skip_reason or "")
 
 
-def test_a_file_that_is_no_timeline_is_one_line_exit_2(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    song = tmp_path / "song.aaf"
-    song.write_bytes(b"not an AAF at all")
-    done = cli("render", song)
+@pytest.mark.parametrize("suffix", [".aaf", ".otio"])
+def test_inspect_lists_a_timeline_s_tracks_clips_and_what_would_render(
+    tmp_path: Path, suffix: str, cli
+) -> None:  # type: ignore[no-untyped-def]
+    timeline = _timeline(tmp_path)
+    for clip in timeline.find_clips():
+        clip.media_reference.target_url = (tmp_path / clip.media_reference.target_url).as_uri()
+    song = tmp_path / f"song{suffix}"
+    options = {"use_empty_mob_ids": True} if suffix == ".aaf" else {}
+    otio.adapters.write_to_file(timeline, str(song), **options)
+    before = song.read_bytes()
+    done = cli("inspect", "--json", song)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["format"] == suffix[1:]
+    tracks = {t["name"]: t for t in report["tracks"]}
+    assert tracks["Bass DI"]["preset"] == "bass"
+    clips = [
+        (c["name"], c["position_s"], c["length_s"], c["skip_reason"])
+        for c in tracks["Bass DI"]["items"]
+    ]
+    assert clips[0] == ("take 1", pytest.approx(0.5), pytest.approx(1.0), None)
+    assert "missing media" in clips[2][3]
+    assert [Path(p).name for p in report["writes"]] == ["song-stems.otio", "song-stems.aaf"]
+    text = cli("inspect", song)
+    assert text.returncode == 0 and "Bass DI" in text.stdout and "song-stems.aaf" in text.stdout
+    assert song.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["inspect", "render"])
+@pytest.mark.parametrize(
+    ("name", "data", "looks_like"),
+    [
+        ("song.aaf", b"not an AAF at all", "text"),
+        ("song.aaf", b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+        ("song.otio", bytes(range(256)), "binary data"),
+    ],
+)
+def test_a_file_that_is_no_timeline_is_one_line_exit_2(
+    tmp_path: Path, command: str, name: str, data: bytes, looks_like: str, cli
+) -> None:  # type: ignore[no-untyped-def]
+    song = tmp_path / name
+    song.write_bytes(data)
+    done = cli(command, song)
     assert done.returncode == 2, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "song.aaf" in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert str(song) in line and f"looks like {looks_like}" in line, line
+    assert "\\x" not in line and "b'" not in line  # never raw bytes
+    assert song.read_bytes() == data
