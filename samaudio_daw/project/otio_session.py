@@ -227,6 +227,8 @@ def _mark_disabled_clips(otio: Any, timeline: Any, path: Path) -> None:
     import aaf2
 
     written = [track for track in timeline.tracks if len(track)]  # the adapter skips empties
+    if all(track.enabled and all(getattr(c, "enabled", True) for c in track) for track in written):
+        return
     with aaf2.open(str(path), "rw") as aaf:
         (mob,) = list(aaf.content.toplevel())
         for track, slot in zip(written, mob.slots, strict=False):
@@ -235,8 +237,10 @@ def _mark_disabled_clips(otio: Any, timeline: Any, path: Path) -> None:
                 sequence = sequence["InputSegments"].value[0]
             components = sequence.components
             for index, child in enumerate(track):
+                if index >= len(components):
+                    break  # not one component per child: leave the rest as written
                 component = components[index]
-                off = not (track.enabled and child.enabled)
+                off = not (track.enabled and getattr(child, "enabled", True))
                 if not off or not isinstance(child, otio.schema.Clip):
                     continue
                 if not isinstance(component, aaf2.components.SourceClip):
