@@ -29,6 +29,9 @@ class MaskSettings:
     # spans keep the kick's body, which rings for a tenth of a second or two, in the drums.
     drum_span_s: float = 0.28
     drum_span_hz: float = 200.0
+    drum_low_span_s: float = 0.37
+    drum_low_span_hz: float = 100.0
+    drum_low_below_hz: float = 220.0
     # The bass line moves note to note within a beat: shorter spans still.
     bass_span_s: float = 0.15
     bass_span_hz: float = 150.0
@@ -111,21 +114,33 @@ def hpss_parts(
 
 
 def drum_parts(
-    power: np.ndarray, settings: StftSettings, sample_rate: int, span_s: float, span_hz: float
+    power: np.ndarray, settings: StftSettings, sample_rate: int, masks: MaskSettings
 ) -> HpssParts:
     """``hpss_parts`` with a median along time: the evidence the drums are told by.
 
     A geometric mean along time drops wherever a held note starts or stops within
     the span (the silence beside it weighs as much as the note), so the edges of
     keys, bass and lead notes read as hits and leak into the drums. A median of nine
-    frames spread over ``span_s`` follows the note as long as it holds for half the
-    span, and still ignores hits shorter than that. Frames beyond the edges count
-    as silence, as in ``hpss_parts``.
+    frames spread over ``drum_span_s`` follows the note as long as it holds for half
+    the span, and still ignores hits shorter than that. Frames beyond the edges count
+    as silence, as in ``hpss_parts``. Below ``drum_low_below_hz`` (the bass line's
+    fundamentals and the kick's body) both spans are those of ``drum_low_*``: a
+    bass note's few bins stand out of a narrower neighbourhood, and a note must
+    hold longer to be taken for a hit.
     """
     log_magnitude = _log_magnitude(power)
-    step = max(1, (settings.frames_for(span_s, sample_rate) - 1) // 8)
-    sustained = median_of_9_over_frames(log_magnitude, step, float(np.log(_LOG_FLOOR)))
-    hits = _hits_mean(log_magnitude, settings, sample_rate, span_hz)
+    evidence = []
+    for span_s, span_hz in (
+        (masks.drum_span_s, masks.drum_span_hz),
+        (masks.drum_low_span_s, masks.drum_low_span_hz),
+    ):
+        step = max(1, (settings.frames_for(span_s, sample_rate) - 1) // 8)
+        sustained = median_of_9_over_frames(log_magnitude, step, float(np.log(_LOG_FLOOR)))
+        evidence.append((sustained, _hits_mean(log_magnitude, settings, sample_rate, span_hz)))
+    (sustained, hits), (low_sustained, low_hits) = evidence
+    low = lowpass_curve(settings, sample_rate, masks.drum_low_below_hz, masks.crossover_order)
+    sustained += low * (low_sustained - sustained)
+    hits += low * (low_hits - hits)
     return HpssParts(np.exp(sustained), np.exp(hits))
 
 

@@ -63,7 +63,7 @@ from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-2.3"
+ALGORITHM_VERSION = "dsp-2.4"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
@@ -123,7 +123,8 @@ class DspSeparator:
         masks, noise = self._dsp.masks, self._dsp.noise
         spans_s = [
             noise_context_s(noise) if kinds & {"noise", "hiss"} else 0.0,
-            max(masks.drum_span_s, masks.sustain_span_s, masks.kick_span_s) / 2
+            max(masks.drum_span_s, masks.drum_low_span_s, masks.sustain_span_s, masks.kick_span_s)
+            / 2
             if kinds & _HPSS_KINDS
             else 0.0,
             masks.centre_span_s / 2 if kinds & (_STEREO_KINDS | {"lead"}) else 0.0,
@@ -331,8 +332,7 @@ class _Parts:
     @property
     def drum(self) -> HpssParts:
         if self._drum is None:
-            spans = (self.masks.drum_span_s, self.masks.drum_span_hz)
-            self._drum = drum_parts(self.power, self.stft, self.sample_rate, *spans)
+            self._drum = drum_parts(self.power, self.stft, self.sample_rate, self.masks)
         return self._drum
 
     @property
