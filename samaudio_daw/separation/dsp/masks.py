@@ -35,12 +35,14 @@ class MaskSettings:
     # The bass line moves note to note within a beat: shorter spans still.
     bass_span_s: float = 0.15
     bass_span_hz: float = 150.0
-    # For sustained parts (keys, pads, bass) longer spans and a margin: a cell goes to
-    # them only where sustained clearly outweighs percussive (margin x), the rest is
-    # left to the residual rather than smeared into the stem.
-    sustain_span_s: float = 0.5
-    sustain_span_hz: float = 650.0
-    sustained_margin: float = 3.0
+    # For sustained parts (keys, pads, the lead) wider spans and a margin: a cell goes
+    # to them only where sustained outweighs percussive by the margin, the rest is left
+    # to the residual rather than smeared into the stem. A stricter margin cuts the
+    # attacks of plucked keys and guitars more than it keeps drums out.
+    sustain_span_s: float = 0.3
+    sustain_span_hz: float = 400.0
+    sustained_margin: float = 1.5
+    lead_margin: float = 2.0
     bass_margin: float = 2.0
     # Drum hits are told by a rise of the 1-8 kHz level (a kick's click, a snare, a hat)
     # over its quietest moment in ``hit_baseline_s``: between ``hit_rise_db`` (no hit) and
@@ -53,6 +55,14 @@ class MaskSettings:
     hit_full_db: float = 8.0
     hit_hold_s: float = 0.6
     hpss_power: float = 2.0  # Wiener exponent of the splits
+    # Keys and bass share the low end; what tells them apart there is time: a held
+    # chord or pad is steady for a bar, a bass line is notes with attacks. Below
+    # ``keys_steady_below_hz`` the keys keep only the steady floor of each cell (its
+    # quietest level within ``keys_steady_s``); the notes are left to the bass.
+    keys_steady_s: float = 0.4
+    keys_steady_below_hz: float = 260.0
+    # The bass line's band: its second to fourth harmonics are the bass too.
+    bass_line_below_hz: float = 320.0
     # A kick's body is a short low sine sweep, narrow in frequency: its own spans.
     kick_span_s: float = 0.5
     kick_span_hz: float = 60.0
@@ -179,6 +189,21 @@ def _wiener(wanted: np.ndarray, other: np.ndarray, exponent: float, margin: floa
     return np.divide(top, bottom, out=top)
 
 
+def steady_share(
+    power: np.ndarray, settings: StftSettings, sample_rate: int, span_s: float
+) -> np.ndarray:
+    """Share of each cell's magnitude that is its steady floor: (frames, bins) in [0, 1].
+
+    The floor is the cell's quietest power within ``span_s`` (frames beyond the edges
+    ignored): a held partial keeps its level and scores near 1, a note that starts
+    and stops within the span scores its level over the gaps between notes.
+    """
+    floor = moving_min_over_frames(power, settings.frames_for(span_s, sample_rate))
+    share = np.divide(floor, np.maximum(power, np.finfo(np.float32).tiny), out=floor)
+    np.minimum(share, 1.0, out=share)
+    return np.sqrt(share, out=share)
+
+
 def drum_hit_nearby(
     power: np.ndarray, settings: StftSettings, sample_rate: int, masks: MaskSettings
 ) -> np.ndarray:
@@ -277,7 +302,11 @@ def band_mask(
 
 
 def centre_mask(
-    spec: np.ndarray, settings: StftSettings, sample_rate: int, masks: MaskSettings
+    spec: np.ndarray,
+    settings: StftSettings,
+    sample_rate: int,
+    masks: MaskSettings,
+    either_phase: bool = False,
 ) -> np.ndarray:
     """Share of each cell that sits in the centre of a stereo (2, frames, bins) spectrogram.
 
@@ -285,7 +314,9 @@ def centre_mask(
     centre (same in both channels), 0 for one panned hard to a side or for
     uncorrelated ambience, negative for out-of-phase sound. It is smoothed over
     ``centre_span_s`` and mapped linearly from ``centre_threshold`` (mask 0) to
-    ``centre_full`` (mask 1). (frames, bins) float32.
+    ``centre_full`` (mask 1). With ``either_phase`` the similarity's size is used: a
+    sound with its sides in opposite phase (a wide synth lead) counts as one panned
+    source too, only uncorrelated ambience does not. (frames, bins) float32.
     """
     left, right = spec[0], spec[1]
     cross = left.real * right.real + left.imag * right.imag
@@ -295,5 +326,7 @@ def centre_mask(
     level = moving_mean(level, width, 0)
     np.maximum(level, np.finfo(np.float32).tiny, out=level)
     similarity = 2.0 * cross / level
+    if either_phase:
+        np.abs(similarity, out=similarity)
     span = masks.centre_full - masks.centre_threshold
     return np.clip((similarity - masks.centre_threshold) / span, 0.0, 1.0).astype(np.float32)

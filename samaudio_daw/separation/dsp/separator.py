@@ -54,8 +54,10 @@ from samaudio_daw.separation.dsp.masks import (
     drum_hit_nearby,
     drum_parts,
     hpss_parts,
+    lowpass_curve,
     percussive_share,
     snare_in_kit,
+    steady_share,
     sustained_share,
 )
 from samaudio_daw.separation.dsp.noise import NoiseSettings, noise_mask
@@ -63,7 +65,7 @@ from samaudio_daw.separation.dsp.noise import context_s as noise_context_s
 from samaudio_daw.separation.dsp.stft import StftSettings, analyse, synthesise
 from samaudio_daw.separation.prompt_words import CAPABILITIES, TargetKind, read_prompt
 
-ALGORITHM_VERSION = "dsp-2.4"
+ALGORITHM_VERSION = "dsp-2.5"
 
 _HPSS_KINDS = frozenset({"drums", "kick", "snare", "toms", "cymbals", "bass", "sustained", "lead"})
 _KIT_KINDS = frozenset({"kick", "snare", "toms", "cymbals"})
@@ -130,6 +132,7 @@ class DspSeparator:
             masks.centre_span_s / 2 if kinds & (_STEREO_KINDS | {"lead"}) else 0.0,
             masks.hit_baseline_s / 2 + masks.hit_hold_s if "bass" in kinds else 0.0,
             masks.snare_window_s / 2 if "snare" in kinds else 0.0,
+            masks.keys_steady_s / 2 if "sustained" in kinds else 0.0,
         ]
         frame_s = StftSettings.for_sample_rate(sample_rate).n_fft / sample_rate
         hum_s = 0.0
@@ -328,6 +331,7 @@ class _Parts:
         self._bass: HpssParts | None = None
         self.kit_split = False
         self._centre: np.ndarray | None = None
+        self._panned: np.ndarray | None = None
 
     @property
     def drum(self) -> HpssParts:
@@ -361,6 +365,15 @@ class _Parts:
         if self._centre is None:
             self._centre = centre_mask(self.spec, self.stft, self.sample_rate, self.masks)
         return self._centre
+
+    @property
+    def panned(self) -> np.ndarray:
+        """Like ``centre``, but sounds whose channels are in opposite phase count too."""
+        if self._panned is None:
+            self._panned = centre_mask(
+                self.spec, self.stft, self.sample_rate, self.masks, either_phase=True
+            )
+        return self._panned
 
     def band(self, above_hz: float | None, below_hz: float | None) -> np.ndarray:
         order = self.masks.crossover_order
@@ -400,18 +413,25 @@ def _kind_mask(kind: TargetKind, parts: _Parts, noise: NoiseSettings) -> np.ndar
         hits = percussive_share(parts.kick if kind == "kick" else parts.drum, masks.hpss_power)
         return hits if kind == "drums" else hits * parts.band(*drum_regions[kind])
     if kind == "sustained":
-        return sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
+        held = sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
+        # In the low end the keys are what stays steady; the notes there are the bass's.
+        steady = steady_share(power, parts.stft, parts.sample_rate, masks.keys_steady_s)
+        low = lowpass_curve(
+            parts.stft, parts.sample_rate, masks.keys_steady_below_hz, masks.crossover_order
+        )
+        return held * (1.0 - low) + low * np.minimum(held, steady)
     if kind == "bass":
         # The bass line is sustained and low: the kick's body is low but not sustained.
         # Only near a drum hit is that test needed; elsewhere the whole low band (note
         # attacks included) is the bass.
         held = sustained_share(parts.bass, masks.hpss_power, masks.bass_margin)
         hit = drum_hit_nearby(power, parts.stft, parts.sample_rate, masks)
-        return (1.0 - hit * (1.0 - held)) * parts.band(None, masks.bass_below_hz)
+        return (1.0 - hit * (1.0 - held)) * parts.band(None, masks.bass_line_below_hz)
     if kind == "lead":
-        # A lead line is held notes above the bass, in the centre of a stereo mix.
-        held = sustained_share(parts.sustain, masks.hpss_power, masks.sustained_margin)
+        # A lead line is held notes above the bass, in the centre of a stereo mix (or
+        # spread wide with its sides in opposite phase, as many synth leads are).
+        held = sustained_share(parts.sustain, masks.hpss_power, masks.lead_margin)
         lead = held * parts.band(masks.bass_below_hz, None)
-        return lead * parts.centre if parts.spec.shape[0] == 2 else lead
+        return lead * parts.panned if parts.spec.shape[0] == 2 else lead
     assert kind in regions, f"no mask defined for kind {kind!r}"
     return parts.band(*regions[kind])
