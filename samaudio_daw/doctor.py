@@ -173,17 +173,27 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
         named_rankers,
         raw_config,
         span_predictor_line,
+        unused_line,
     )
-    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint
+    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint, tokenizer_folder
 
     raw = raw_config(model_dir)
     parts = []
-    for spec in named_rankers(raw):
+    specs = named_rankers(raw)
+    for spec in specs:
         found = ranker_checkpoint(spec, model_dir) if spec.runnable else None
+        tokenizer = tokenizer_folder()
         if not spec.runnable:
-            parts.append(f"{spec.label}: not used in this audio-only build")
+            parts.append(unused_line(spec, specs))
+        elif found is not None and tokenizer is not None:
+            parts.append(
+                f"{spec.label}: checkpoint at {found}, tokenizer at {tokenizer}, ranks --candidates"
+            )
         elif found is not None:
-            parts.append(f"{spec.label}: checkpoint at {found}, ranks --candidates")
+            parts.append(
+                f"{spec.label}: checkpoint at {found}, roberta-base's tokenizer absent "
+                "(samaudio-daw model pull --with-rankers); --rank-by ranker falls back to presence"
+            )
         else:
             parts.append(
                 f"{spec.label}: checkpoint absent (samaudio-daw model pull --with-rankers); "

@@ -32,7 +32,8 @@ def model() -> None:
 @click.option(
     "--with-rankers",
     is_flag=True,
-    help="Also fetch the CLAP text-ranker checkpoint config.json names (the only ranker run).",
+    help="Also fetch the CLAP text-ranker checkpoint config.json names (the only ranker run) "
+    "and roberta-base's tokenizer files it needs.",
 )
 @click.pass_context
 def model_pull(ctx: click.Context, source: str, revision: str | None, with_rankers: bool) -> None:

@@ -119,4 +119,16 @@ def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, m
     detail = {
         c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
     }["rankers"].detail
-    assert f"checkpoint at {folder / 'text_ranker' / 'clap.pt'}, ranks --candidates" in detail
+    clap = folder / "text_ranker" / "clap.pt"
+    assert f"checkpoint at {clap}, roberta-base's tokenizer absent" in detail
+    assert "falls back to presence" in detail
+    snapshot = tmp_path / "cache" / "models--FacebookAI--roberta-base" / "snapshots" / "f"
+    (snapshot.parent.parent / "refs").mkdir(parents=True)
+    (snapshot.parent.parent / "refs" / "main").write_text("f")
+    snapshot.mkdir(parents=True)
+    for name in ("vocab.json", "merges.txt"):
+        (snapshot / name).write_text("{}")
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert f"checkpoint at {clap}, tokenizer at {snapshot}, ranks --candidates" in detail

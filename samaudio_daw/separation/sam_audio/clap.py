@@ -42,6 +42,7 @@ from samaudio_daw.separation.sam_audio.rankers import (
     named_rankers,
     raw_config,
     span_predictor_line,
+    unused_line,
 )
 
 SAMPLE_RATE = 48_000
@@ -216,10 +217,10 @@ def load_text_ranker(model_dir: Path, device: torch.device) -> tuple[ClapRanker 
     raw = raw_config(model_dir)
     ranker = None
     notes: list[str] = []
-    for spec in named_rankers(raw):
+    specs = named_rankers(raw)
+    for spec in specs:
         if not spec.runnable:
-            why = "needs the video" if spec.field == "visual_ranker" else "is not implemented"
-            notes.append(f"{spec.label} is not used: it {why} in this audio-only build")
+            notes.append(unused_line(spec, specs))
             continue
         path = ranker_checkpoint(spec, model_dir)
         tokenizer = tokenizer_folder()

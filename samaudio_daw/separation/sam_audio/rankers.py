@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class RankerSpec:
     file: str | None = None
     hub_repo: str | None = None
     hub_file: str | None = None
+    weight: float | None = None
+    """Its weight in an ``ensemble`` ranker; None when it ranks alone."""
 
     @property
     def runnable(self) -> bool:
@@ -80,7 +82,7 @@ def _specs(field: str, value: object) -> list[RankerSpec]:
     kind = str(value.get("kind", "?"))
     if kind == "ensemble" and isinstance(value.get("rankers"), Mapping):
         return [
-            spec
+            replace(spec, weight=_weight(member))
             for member in value["rankers"].values()
             if isinstance(member, list | tuple) and member
             for spec in _specs(field, member[0])
@@ -97,12 +99,35 @@ def _specs(field: str, value: object) -> list[RankerSpec]:
     return [RankerSpec(field, kind, file=str(checkpoint) if checkpoint else None)]
 
 
+def _weight(member: list[Any] | tuple[Any, ...]) -> float | None:
+    try:
+        return float(member[1])
+    except (IndexError, TypeError, ValueError):
+        return None
+
+
+def unused_line(spec: RankerSpec, specs: list[RankerSpec]) -> str:
+    """Why a ranker the config names does not run here, in one line."""
+    if spec.field == "visual_ranker":
+        return f"{spec.label} is not used: it ranks by the video, which this audio-only build does not take"
+    line = f"{spec.label} is not used: this build does not implement it (not fetched, not run)"
+    others = [s for s in specs if s.field == spec.field and s.runnable]
+    if spec.weight is not None and others:
+        line += (
+            f"; the official ensemble adds its score with weight {spec.weight:g}, here "
+            f"{', '.join(f'{s.kind} (weight {s.weight:g})' for s in others if s.weight is not None)} "
+            "ranks alone, so a choice can differ"
+        )
+    return line
+
+
 def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
     """One line about the config's span predictor, or None when it names none."""
     name = raw.get("span_predictor")
     if not name:
         return None
     return (
-        f"span predictor {name!r} (named in config.json) is not used: this build does not run "
-        "the PE audio-frame model; spans come from regions and the time selection"
+        f"span predictor {name!r} (named in config.json) is not used: this build does not "
+        "implement the PE audio-frame model (not fetched, not run); spans come from regions "
+        "and the time selection"
     )
