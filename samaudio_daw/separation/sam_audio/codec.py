@@ -8,6 +8,9 @@ watermark; there is deliberately no switch to leave it out.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,6 +22,66 @@ WATERMARK_STRIDES = (8, 5, 4, 2)
 WATERMARK_BITS = 16
 WATERMARK_HIDDEN = 128
 WATERMARK_BLEND = 0.25
+TILE_ELEMENTS = 2**20
+"""Largest activation (batch × channels × samples) a tile of the CPU codec makes: 4 MB,
+which the allocator reuses and the caches hold. Whole 10 s clips make 184 MB tensors at
+48 kHz, and the page faults and cache misses of those cost about as much as the arithmetic."""
+
+
+def tile_geometry(modules: Sequence[nn.Module]) -> tuple[float, int, int, int]:
+    """(reach, up, down, width) of ``modules`` run in order on (B, C, L).
+
+    reach: how far, in input samples, the inputs an output sample depends on can lie from
+    its own position (at most; Snake, ELU and tanh are pointwise, so only the convolutions
+    count). The output has L·up/down samples. width: the most elements per input sample
+    any convolution reads or writes.
+    """
+    reach, rate, width = 0.0, 1.0, 0.0
+    up, down = 1, 1
+    for module in modules:
+        for conv in module.modules():
+            if not isinstance(conv, nn.Conv1d | nn.ConvTranspose1d):
+                continue
+            span = conv.dilation[0] * (conv.kernel_size[0] - 1)
+            pad, stride = int(conv.padding[0]), conv.stride[0]
+            width = max(width, conv.in_channels * rate)
+            if isinstance(conv, nn.ConvTranspose1d):
+                # Output n sees inputs m with 0 <= n + pad - m·stride <= span.
+                reach += max(span - pad, pad) / stride / rate
+                rate, up = rate * stride, up * stride
+            else:
+                reach += max(span - pad, pad) / rate
+                rate, down = rate / stride, down * stride
+            width = max(width, conv.out_channels * rate)
+    return reach, up, down, math.ceil(width)
+
+
+def in_tiles(modules: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """``modules`` run in order on x (B, C, L), in windows along L on the CPU.
+
+    Every layer is shift-equivariant (convolutions and pointwise functions), so a window
+    widened by the modules' reach on each side gives exactly the full pass's output away
+    from its edges; only that part is kept. The result is the one-pass result, up to the
+    rounding of the convolution kernels' blocking. One pass on other devices, for short
+    inputs, and where the widening would add more than an eighth to the work.
+    """
+    reach, up, down, width = tile_geometry(modules)
+    length = x.shape[-1]
+    tile = max(1, TILE_ELEMENTS // (x.shape[0] * width)) // down * down
+    halo = math.ceil(reach / down) * down
+    if x.device.type != "cpu" or tile == 0 or length <= tile or 16 * halo > tile:
+        for module in modules:
+            x = module(x)
+        return x
+    pieces = []
+    for start in range(0, length, tile):
+        end = min(length, start + tile)
+        low, high = max(0, start - halo), min(length, end + halo)
+        y = x[..., low:high]
+        for module in modules:
+            y = module(y)
+        pieces.append(y[..., (start - low) * up // down : (end - low) * up // down])
+    return torch.cat(pieces, dim=-1)
 
 
 class Snake(nn.Module):
@@ -115,7 +178,12 @@ class Encoder(nn.Module):
         self.block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(x)
+        # In stages: the reach in input samples grows with each downsampling, so one run of
+        # tiles would widen the 48 kHz windows by the low-rate layers' long reach.
+        layers = list(self.block)
+        for stage in (layers[:3], layers[3:4], layers[4:]):
+            x = in_tiles(stage, x)
+        return x
 
 
 class DecoderBlock(nn.Module):
@@ -151,19 +219,20 @@ class DecoderBlock(nn.Module):
             ]
         )
 
+    def main_path(self) -> list[nn.Module]:
+        return [self.block[index] for index in (0, 1, 4, 5, 8)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Main path: (B, in_dim, L) → (B, out_dim, L·stride)."""
-        for index in (0, 1, 4, 5, 8):
-            x = self.block[index](x)
+        for module in self.main_path():
+            x = module(x)
         return x
 
-    def watermark_down(self, h: torch.Tensor) -> torch.Tensor:
-        """(B, out_dim/3, L) → (B, in_dim/3, L/wm_stride)."""
-        return self.block[11](self.block[10](self.block[7](h)))
+    def watermark_down_path(self) -> list[nn.Module]:
+        return [self.block[index] for index in (7, 10, 11)]
 
-    def watermark_up(self, h: torch.Tensor) -> torch.Tensor:
-        """(B, in_dim/3, L) → (B, out_dim/3, L·wm_stride)."""
-        return self.block[6](self.block[3](self.block[2](h)))
+    def watermark_up_path(self) -> list[nn.Module]:
+        return [self.block[index] for index in (2, 3, 6)]
 
 
 class SkipLSTM(nn.Module):
@@ -246,24 +315,28 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim, T); bits: (B, 16) in {0, 1}. Returns (B, 1, T·hop)."""
-        x = self.model(z)
+        conv, *blocks = self.model
+        main = [block.main_path() for block in blocks]  # type: ignore[operator]
         pre = self.wm_model.encoder_block.pre
-        base = pre[2](pre[1](pre[0](x)))
-        return base + WATERMARK_BLEND * self._watermark(base, bits)
+        # In stages (see Encoder.forward): to 300 Hz, to 3 kHz, then to 48 kHz and the head.
+        x = z
+        for stage in ([conv, *main[0]], main[1], [*main[2], *main[3], pre[0], pre[1], pre[2]]):
+            x = in_tiles(stage, x)
+        return x + WATERMARK_BLEND * self._watermark(x, bits)
 
     def _watermark(self, base: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         """The additive watermark signal for ``base`` (B, 1, L), same shape."""
         wm = self.wm_model
         blocks = [block for block in self.model if isinstance(block, DecoderBlock)]
-        h = wm.encoder_block.pre[3](base)
+        down = [wm.encoder_block.pre[3]]
         for block in reversed(blocks):
-            h = block.watermark_down(h)
-        h = wm.encoder_block.post(h)
+            down += block.watermark_down_path()
+        h = in_tiles(down[7:], in_tiles(down[:7], base))  # 48 kHz → 6 kHz → 150 Hz
+        h = wm.encoder_block.post(h)  # the LSTM: one pass over the whole clip
         h = h + wm.msg_processor(bits).to(h.dtype)[..., None]
         h = wm.decoder_block.pre(h)
-        for block in blocks:
-            h = block.watermark_up(h)
-        return wm.decoder_block.post(h)
+        up = [module for block in blocks for module in block.watermark_up_path()]
+        return in_tiles([*up[6:], *wm.decoder_block.post], in_tiles(up[:6], h))
 
 
 class Bottleneck(nn.Module):
