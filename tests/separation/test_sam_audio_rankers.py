@@ -15,6 +15,7 @@ better candidates.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import warnings
@@ -313,6 +314,13 @@ def test_our_mel_filters_and_dft_are_librosas() -> None:
     assert np.abs(real - dft.real).max() < 1e-6
 
 
+def refused_path(path: Path, tokenizer: Path) -> str:
+    with pytest.raises(CheckpointMismatchError) as caught:
+        load_clap(path, tokenizer, torch.device("cpu"))
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
 def test_checkpoints_other_than_laion_claps_non_fusion_one_are_refused_in_one_line(
     tmp_path: Path,
 ) -> None:
@@ -321,10 +329,9 @@ def test_checkpoints_other_than_laion_claps_non_fusion_one_are_refused_in_one_li
     def refused(state: dict) -> str:
         path = tmp_path / "c.pt"
         torch.save({"state_dict": state}, path)
-        with pytest.raises(CheckpointMismatchError) as caught:
-            load_clap(path, tokenizer, torch.device("cpu"))
-        assert "\n" not in str(caught.value) and str(path) in str(caught.value)
-        return str(caught.value)
+        message = refused_path(path, tokenizer)
+        assert str(path) in message
+        return message
 
     good = tiny_clap_state(1)["state_dict"]
     assert "HTSAT audio branch and a RoBERTa" in refused(
@@ -336,8 +343,12 @@ def test_checkpoints_other_than_laion_claps_non_fusion_one_are_refused_in_one_li
     assert "1 missing" in refused(missing)
     fusion = good | {"module.audio_branch.mel_conv2d.weight": torch.zeros(8, 1, 4, 12)}
     assert "fusion" in refused(fusion)
+    path = tmp_path / "pickled.pt"
+    torch.save({"state_dict": good, "args": argparse.Namespace(lr=1)}, path)
+    assert "not a readable CLAP checkpoint" in refused_path(path, tokenizer)
     path = tmp_path / "ok.pt"
-    torch.save({"state_dict": good}, path)
+    # Training scripts leave numpy scalars beside the weights: those load.
+    torch.save({"state_dict": good, "epoch": np.int64(45), "best": np.float64(0.5)}, path)
     with pytest.raises(CheckpointMismatchError, match="not roberta-base's tokenizer"):
         load_clap(path, tmp_path / "no tokenizer", torch.device("cpu"))
     assert isinstance(load_clap(path, tokenizer, torch.device("cpu")), ClapRanker)

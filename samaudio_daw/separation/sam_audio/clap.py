@@ -155,13 +155,17 @@ def load_tokenizer(folder: Path) -> Any:
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     """The ``state_dict`` of a checkpoint, without ``module.``; tensors only are unpickled
     (numpy scalars that training scripts leave beside them are allowed)."""
+    import contextlib
+
     import numpy as np
 
-    scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]
+    core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core
+    scalar = core.multiarray.scalar
     allowed: list[Any] = [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype]
     allowed += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
     try:
-        with torch.serialization.safe_globals(allowed):
+        with safe_globals(allowed) if safe_globals else contextlib.nullcontext():
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
