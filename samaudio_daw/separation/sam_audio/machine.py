@@ -265,10 +265,9 @@ def measure_model(
     model: SamAudio, chunk_s: float = DEFAULT_CHUNK_S, codec_s: float = 2.0, repeats: int = 1
 ) -> Speed:
     """Time DiT evaluations at the clip length and the codec on ``codec_s`` of audio: two
-    DiT calls and one codec pass each way, after short warm-ups. The codec costs more per
-    second on longer audio (its activations outgrow the CPU caches: 1.5 → 3.3 s per second
-    from 1 s to 4 s encoded on one core), so ``codec_s`` is a compromise between the time
-    spent here and the estimate's error."""
+    DiT calls and one codec pass each way, after short warm-ups. On the CPU the codec runs
+    in tiles of bounded size (codec.in_tiles), so its cost per second of audio hardly
+    depends on the length and ``codec_s`` of 2 s stands for a whole clip."""
     started = time.perf_counter()
     config, device, dtype = model.config, model.device, model.compute_dtype
     frames = frames_for_seconds(chunk_s, config.codec.sample_rate, config.codec.hop_samples)
