@@ -39,6 +39,14 @@ def test_plan_grows_with_free_gpu_memory() -> None:
     assert "--device cpu" in machine.recommend(_with_gpu(0.5)).why
 
 
+def test_cpu_plan_uses_bfloat16_only_where_the_cpu_has_it_natively() -> None:
+    here = dataclasses.replace(machine.describe_machine(), gpus=())
+    with_bf16 = machine.recommend(dataclasses.replace(here, cpu_bf16=True))
+    without = machine.recommend(dataclasses.replace(here, cpu_bf16=False))
+    assert (with_bf16.dtype, without.dtype) == ("bfloat16", "float32")
+    assert "native bfloat16" in with_bf16.why and "bfloat16" not in without.why
+
+
 def test_auto_batch_fits_free_memory_and_stays_in_range() -> None:
     config = config_for_size("large")
     small_gpu = machine.auto_batch(config, 24 * GIB, torch.bfloat16, 10.0, loaded=True)
@@ -82,7 +90,8 @@ def test_doctor_reports_the_model_audio_io_and_reaper(tmp_path: Path, monkeypatc
     assert not checks["installed"].ok
     assert report.plan["size"] == "small" and report.plan["device"] == "cpu"
     text = "\n".join(report.lines())
-    assert "--model facebook/sam-audio-small --device cpu --dtype float32" in text
+    dtype = "bfloat16" if machine.describe_machine().cpu_bf16 else "float32"
+    assert f"--model facebook/sam-audio-small --device cpu --dtype {dtype}" in text
 
 
 def test_doctor_names_a_broken_model(tmp_path: Path, monkeypatch) -> None:

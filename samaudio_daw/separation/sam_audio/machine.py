@@ -65,6 +65,9 @@ class Machine:
     threads: int
     memory_bytes: int | None
     gpus: tuple[Gpu, ...]
+    cpu_bf16: bool = False
+    """The CPU multiplies bfloat16 natively (AMX or AVX512-BF16): the DiT runs about
+    three times faster in bfloat16 there; elsewhere CPU bfloat16 is slower than float32."""
 
 
 def describe_machine() -> Machine:
@@ -77,7 +80,13 @@ def describe_machine() -> Machine:
         threads=torch.get_num_threads(),
         memory_bytes=_memory_bytes(),
         gpus=tuple(_gpus()),
+        cpu_bf16=_cpu_bf16(),
     )
+
+
+def _cpu_bf16() -> bool:
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch >= 2.1
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def _memory_bytes() -> int | None:
@@ -163,10 +172,13 @@ def auto_batch(
 def recommend(machine: Machine) -> Plan:
     """The largest released size whose weights and one 10 s pair fit the first GPU in
     bfloat16 (float16 on MPS before macOS 14 is not used: MPS gets float32); on the CPU,
-    small in float32 with one pair at a time."""
+    small with one pair at a time, its DiT in bfloat16 where the CPU has native bfloat16
+    (``Machine.cpu_bf16``; the codec stays float32 either way), else float32."""
     gpu = machine.gpus[0] if machine.gpus else None
+    cpu_dtype = "bfloat16" if machine.cpu_bf16 else "float32"
+    cpu_why = "; the CPU has native bfloat16" if machine.cpu_bf16 else ""
     if gpu is None:
-        return Plan("small", "float32", 1, DEFAULT_CHUNK_S, "no GPU: small is the only size that runs in reasonable time on a CPU")  # fmt: skip
+        return Plan("small", cpu_dtype, 1, DEFAULT_CHUNK_S, f"no GPU: small is the only size that runs in reasonable time on a CPU{cpu_why}")  # fmt: skip
     dtype = torch.bfloat16 if gpu.kind == "cuda" else torch.float32
     usable = gpu.free_bytes * (1 - GPU_RESERVE_FRACTION)
     for size in SIZES_LARGEST_FIRST:
@@ -177,7 +189,7 @@ def recommend(machine: Machine) -> Plan:
                 batch = auto_batch(config, gpu.free_bytes, dtype, chunk_s, loaded=False)
                 name = str(dtype).removeprefix("torch.")
                 return Plan(size, name, batch, chunk_s, f"fits {gpu.name}: {_gib(need)} for the weights and one pair, {_gib(gpu.free_bytes)} free")  # fmt: skip
-    return Plan("small", "float32", 1, 5.0, f"{gpu.name} has only {_gib(gpu.free_bytes)} free: not enough for small on the GPU, run on the CPU (--device cpu)")  # fmt: skip
+    return Plan("small", cpu_dtype, 1, 5.0, f"{gpu.name} has only {_gib(gpu.free_bytes)} free: not enough for small on the GPU, run on the CPU (--device cpu)")  # fmt: skip
 
 
 def _gib(n_bytes: float) -> str:
