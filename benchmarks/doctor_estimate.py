@@ -41,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--chunk", type=float, default=10.0)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     bench = _gpu_benchmark()
-    device, dtype = torch.device("cpu"), torch.float32
+    device, dtype = torch.device("cpu"), getattr(torch, args.dtype)
     rows = []
     for size in args.sizes.split(","):
         speed = measure_speed(size, device, dtype, args.chunk)  # type: ignore[arg-type]
