@@ -234,18 +234,16 @@ def pull_text_encoder(
     model: HubModel, *, progress: bool = True, on_file: Callable[[str, int], None] | None = None
 ) -> Path:
     """The T5 encoder repository: only its PyTorch weights, config and tokenizer files."""
-    hub = _hub()
-    token = hub.get_token()
-    endpoint = model.endpoint or hub_endpoint()
-    info = _call(model, token, lambda: _listing(hub, model, endpoint))
-    files = {n: s for n, s in info.items() if T5_FILES.match(n)}
-    if "model.safetensors" in files:
-        files.pop("pytorch_model.bin", None)
-    _check_space(files)
-    paths = [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
-    if not paths:
-        raise ModelNotFoundError(f"{model.repo_id} on {endpoint} holds no T5 encoder files")
-    return paths[0].parent
+
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        files = {n: s for n, s in info.items() if T5_FILES.match(n)}
+        if "model.safetensors" in files:
+            files.pop("pytorch_model.bin", None)
+        if not files:
+            raise ModelNotFoundError(f"{where} holds no T5 encoder files")
+        return files
+
+    return _pull_listed(model, choose, progress, on_file)[0].parent
 
 
 def text_encoder_folder(name: str) -> Path:
@@ -293,35 +291,47 @@ def _ranker_files(
 
 def _pull_tokenizer(
     model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
-) -> Path:
+) -> None:
     """roberta-base's vocabulary and merges (and its small config files), not its weights."""
-    hub = _hub()
-    token = hub.get_token()
-    endpoint = model.endpoint or hub_endpoint()
-    info = _call(model, token, lambda: _listing(hub, model, endpoint))
-    absent = [name for name in TOKENIZER_FILES if name not in info]
-    if absent:
-        raise ModelNotFoundError(
-            f"{model.repo_id} on {endpoint} has no {', '.join(absent)}: not roberta-base's "
-            "tokenizer, which the CLAP text ranker needs"
-        )
-    files = {n: info[n] for n in TOKENIZER_FILES + TOKENIZER_EXTRA if n in info}
-    _check_space(files)
-    paths = [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
-    return paths[0].parent
+
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        absent = [name for name in TOKENIZER_FILES if name not in info]
+        if absent:
+            raise ModelNotFoundError(
+                f"{where} has no {', '.join(absent)}: not roberta-base's tokenizer, which the "
+                "CLAP text ranker needs"
+            )
+        return {n: info[n] for n in TOKENIZER_FILES + TOKENIZER_EXTRA if n in info}
+
+    _pull_listed(model, choose, progress, on_file)
 
 
 def _pull_one(
     model: HubModel, name: str, progress: bool, on_file: Callable[[str, int], None] | None
 ) -> Path:
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        if name not in info:
+            raise ModelNotFoundError(f"{where} has no {name}")
+        return {name: info[name]}
+
+    return _pull_listed(model, choose, progress, on_file)[0]
+
+
+def _pull_listed(
+    model: HubModel,
+    choose: Callable[[dict[str, int], str], dict[str, int]],
+    progress: bool,
+    on_file: Callable[[str, int], None] | None,
+) -> list[Path]:
+    """Fetch the files ``choose`` picks from the repository's listing (it gets the listing
+    and "REPO on ENDPOINT" for its errors), after checking they fit on the disk."""
     hub = _hub()
     token = hub.get_token()
     endpoint = model.endpoint or hub_endpoint()
     info = _call(model, token, lambda: _listing(hub, model, endpoint))
-    if name not in info:
-        raise ModelNotFoundError(f"{model.repo_id} on {endpoint} has no {name}")
-    _check_space({name: info[name]})
-    return _fetch(hub, model, endpoint, token, name, info, progress, on_file)
+    files = choose(info, f"{model.repo_id} on {endpoint}")
+    _check_space(files)
+    return [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
 
 
 def _text_encoder_name(config_path: Path) -> str:
