@@ -180,9 +180,9 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
     raw = raw_config(model_dir)
     parts = []
     specs = named_rankers(raw)
+    tokenizer = tokenizer_folder()
     for spec in specs:
         found = ranker_checkpoint(spec, model_dir) if spec.runnable else None
-        tokenizer = tokenizer_folder()
         if not spec.runnable:
             parts.append(unused_line(spec, specs))
         elif found is not None and tokenizer is not None:

@@ -393,8 +393,6 @@ def _clip(
     loop: tuple[float | None, float | None] = (None, None)
     if looped and reason is None:
         loop, reason = _loop(element, placed, audio, audio_zero_s, where)
-    elif looped:
-        reason = reason or "looped clip"
     fade_unit = element.get("fadeTimeUnit", window.unit)
     fade_in = _number(element, "fadeInTime", 0.0, where)
     fade_out = _number(element, "fadeOutTime", 0.0, where)

@@ -240,8 +240,9 @@ def _mark_disabled_clips(otio: Any, timeline: Any, path: Path) -> None:
                 if index >= len(components):
                     break  # not one component per child: leave the rest as written
                 component = components[index]
-                off = not (track.enabled and getattr(child, "enabled", True))
-                if not off or not isinstance(child, otio.schema.Clip):
+                if track.enabled and getattr(child, "enabled", True):
+                    continue
+                if not isinstance(child, otio.schema.Clip):
                     continue
                 if not isinstance(component, aaf2.components.SourceClip):
                     continue
@@ -262,11 +263,12 @@ def _write(otio: Any, timeline: Any, target: Path) -> Path:
 
     fd, temp = create_temp(target)
     os.close(fd)
-    options = {"use_empty_mob_ids": True} if target.suffix.lower() == ".aaf" else {}
+    aaf = _adapter(target) == "AAF"
+    options = {"use_empty_mob_ids": True} if aaf else {}
     try:
         os.unlink(temp)  # the AAF writer creates its file itself
         otio.adapters.write_to_file(timeline, str(temp), adapter_name=_adapter(target), **options)
-        if options:
+        if aaf:
             _mark_disabled_clips(otio, timeline, temp)
     except Exception as error:
         remove_own_temp(temp)

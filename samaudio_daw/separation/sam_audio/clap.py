@@ -222,12 +222,12 @@ def load_text_ranker(model_dir: Path, device: torch.device) -> tuple[ClapRanker 
     ranker = None
     notes: list[str] = []
     specs = named_rankers(raw)
+    tokenizer = tokenizer_folder()
     for spec in specs:
         if not spec.runnable:
             notes.append(unused_line(spec, specs))
             continue
         path = ranker_checkpoint(spec, model_dir)
-        tokenizer = tokenizer_folder()
         if path is None:
             notes.append(
                 f"{spec.label}: checkpoint not on this machine (fetch it with "
