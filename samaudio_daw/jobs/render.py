@@ -961,6 +961,10 @@ def _item_report(item: Item) -> dict[str, Any]:
 
 
 def _is_dawproject(path: Path) -> bool:
+    """A DAWproject session by its content, or by its name: a damaged ``.dawproject`` file
+    then gets the DAWproject reader's error rather than the .rpp reader's."""
+    if path.suffix.lower() == ".dawproject" and path.is_file():
+        return True
     try:
         return project_kind(path) == "dawproject"
     except OSError:  # the .rpp reader names the file and the reason

@@ -251,6 +251,17 @@ def test_a_file_that_is_no_project_gets_one_clear_line(
     assert path.read_bytes() == data
 
 
+@pytest.mark.parametrize("command", ["inspect", "render"])
+def test_a_damaged_dawproject_is_named_as_one(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "song.dawproject"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    result = _cli(command, path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert str(path) in line and "not a DAWproject archive: a damaged ZIP archive" in line
+    assert "REAPER" not in line
+
+
 def test_a_zip_without_project_xml_is_named(tmp_path: Path) -> None:
     path = tmp_path / "song.dawproject"
     with zipfile.ZipFile(path, "w") as archive:
