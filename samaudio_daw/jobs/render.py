@@ -30,6 +30,7 @@ from samaudio_daw.jobs.outdir import WorkFolder, hold_output_dir
 from samaudio_daw.jobs.results import Result, StemRecord, StemsAs, read_result
 from samaudio_daw.jobs.run_control import RunControl
 from samaudio_daw.jobs.runner import run_job
+from samaudio_daw.jobs.work import check_item
 from samaudio_daw.presets import PresetLibrary, TrackChoice, match_track
 from samaudio_daw.project.dawproject import DawProject, extract_audio, read_dawproject
 from samaudio_daw.project.exported import (
@@ -61,8 +62,8 @@ from samaudio_daw.project.timeline import (
     track_blocks,
     track_span,
 )
-from samaudio_daw.separation.backends import BackendOptions
-from samaudio_daw.separation.base import Separator
+from samaudio_daw.separation.backends import BackendOptions, create_backend
+from samaudio_daw.separation.base import PromptNotSupportedError, Separator
 
 RenderMode = Literal["item", "track"]
 SessionKind = Literal["rpp", "files", "dawproject", "otio"]  # what a render read: see read_sessions
@@ -646,6 +647,8 @@ def _separate_sections(
     for plan in plans:
         prefix = f"{_slug(plan.label or plan.project.path.stem)}-" if len(plans) > 1 else ""
         items += render_sections(plan, settings.mode, prefix, work, unusable)
+    separator = separator or create_backend(settings.backend, settings.backend_options)
+    items = _servable(items, library, separator, unusable)
     skipped = [*(s for plan in plans for s in plan.skipped), *unusable]
     extra: dict[str, Any] = {
         "project": str(plans[0].project.path),
@@ -680,6 +683,25 @@ def _separate_sections(
         sample_rate=plans[0].project.sample_rate,
     )
     return run_job(job, library, control, settings.executor, separator, extra, settings.wait)
+
+
+def _servable(
+    items: Sequence[JobItem], library: PresetLibrary, separator: Separator, unusable: list[Skipped]
+) -> list[JobItem]:
+    """The items the backend can serve as they are. One it cannot (dsp's centre vocal on a
+    mono track) is listed in ``unusable`` with the reason, so the rest still render."""
+    kept = []
+    for item in items:
+        try:
+            check_item(item, library, separator)
+        except PromptNotSupportedError as error:
+            project = item.project.name if item.project else ""
+            track = item.track or item.name
+            label = f"item at {item.position_s:.3f} s" if item.mode == "item" else None
+            unusable.append(Skipped(project, track, label, item.item_guid, str(error)))
+            continue
+        kept.append(item)
+    return kept
 
 
 def _render_folder(

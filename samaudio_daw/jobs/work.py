@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from samaudio_daw.audio.io import audio_info
+from samaudio_daw.audio.io import AudioInfo, audio_info
 from samaudio_daw.audio.wav import BEXT_FORMATS, read_time_reference
 from samaudio_daw.jobs.cache import audio_digest, cache_key
 from samaudio_daw.jobs.manifest import Job, JobItem
@@ -72,12 +72,24 @@ def _sound_of(preset: Preset) -> dict[str, object]:
     return {k: v for k, v in described.items() if k not in ("description", "source_path")}
 
 
-def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separator) -> ItemWork:
-    """Check an item's audio, preset and prompts, and decide its stem files and cache key."""
-    preset = resolve_preset(item, library, job.keep_residual)
+def check_item(
+    item: JobItem, library: PresetLibrary, separator: Separator, keep_residual: bool | None = None
+) -> tuple[Preset, tuple[Prompt, ...], AudioInfo]:
+    """What can be checked before a sample is read: the preset, that the backend serves its
+    prompts, and on audio with this many channels (the file's header)."""
+    preset = resolve_preset(item, library, keep_residual)
     prompts = _prompts(item, preset)
     separator.check_prompts(prompts)
     info = audio_info(item.audio)
+    check_channels = getattr(separator, "check_channels", None)
+    if check_channels is not None:
+        check_channels(prompts, info.channels)
+    return preset, prompts, info
+
+
+def plan_item(job: Job, item: JobItem, library: PresetLibrary, separator: Separator) -> ItemWork:
+    """Check an item's audio, preset and prompts, and decide its stem files and cache key."""
+    preset, prompts, info = check_item(item, library, separator, job.keep_residual)
     keep = preset.keep_residual if job.keep_residual is None else job.keep_residual
     plans = plan_stems(item.name, preset, job.output_dir, job.file_format, keep)
     time_reference = _time_reference(item, info.sample_rate, info.format)

@@ -102,6 +102,8 @@ class Separator(Protocol):
     ``separation.chunking``): ``context_s_for(prompts, sample_rate)`` (or a plain
     ``context_s``), the seconds of real neighbouring audio a block needs on each side,
     and ``frame_alignment(sample_rate)``, the frame grid block starts must fall on.
+    ``check_channels(prompts, channels)`` raises PromptNotSupportedError before any
+    sample is read when a prompt cannot be served on audio with that many channels.
     A backend that scores how present each prompt is may keep ``last_presence``: the
     ChunkScores of its last ``separate`` call, in seconds from the start of that audio.
     """

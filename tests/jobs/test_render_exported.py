@@ -193,3 +193,40 @@ def test_a_folder_without_audio_is_one_line_exit_2(tmp_path: Path, cli) -> None:
     (tmp_path / "empty").mkdir()
     done = cli("render", tmp_path / "empty")
     assert done.returncode == 2 and "no audio files" in done.stderr
+
+
+def test_a_mono_vocal_the_backend_cannot_serve_is_skipped_and_the_rest_renders(
+    exports: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    """dsp pulls a lead vocal from the centre of a stereo mix; a mono vocal export cannot
+    give it one. That track is listed with the reason and every other track still renders."""
+    mono = _tone(1.5, 9)[:1]
+    write_audio(exports / "Lead Vocal.wav", mono, RATE, "24", "wav", None)
+    before = _digest(exports)
+    done = cli("render", exports)
+    assert done.returncode == 3, done.stderr
+    out = exports.parent / "Export-stems"
+    result = json.loads((out / "result.json").read_text())
+    assert {s["track"] for s in result["stems"]} == {
+        "Dialog 1 [de-hum]",
+        "Bass DI",
+        "Vox {remove the hum}",
+    }
+    (vocal,) = [s for s in result["skipped"] if s["track"] == "Lead Vocal"]
+    assert "stereo" in vocal["reason"] and "1 channel" in vocal["reason"]
+    assert "Lead Vocal" in done.stdout and "1 channel" in done.stdout
+    assert not any("Lead Vocal" in p.name or "lead-vocal" in p.name for p in out.iterdir())
+    assert _digest(exports) == before
+
+
+def test_separate_refuses_a_mono_vocal_for_dsp_before_writing_anything(
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    source = tmp_path / "vocal.wav"
+    write_audio(source, _tone(1.0, 3)[:1], RATE, "24", "wav", None)
+    done = cli("separate", source, "--preset", "lead-vocal", "-o", tmp_path / "out")
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "1 channel" in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -115,6 +115,11 @@ class DspSeparator:
         """PromptNotSupportedError for the first prompt dsp cannot serve (no audio needed)."""
         _read_prompts(prompts)
 
+    def check_channels(self, prompts: Sequence[Prompt], channels: int) -> None:
+        """PromptNotSupportedError when a prompt needs a stereo mix and the audio has
+        ``channels`` (known from the file's header, before any sample is read)."""
+        _check_channels(prompts, _read_prompts(prompts), channels)
+
     def context_s_for(self, prompts: Sequence[Prompt], sample_rate: int) -> float:
         """Seconds of real audio needed either side of a block for these prompts.
 
@@ -224,11 +229,15 @@ def _check_audio(
     audio: np.ndarray, sample_rate: int, prompts: Sequence[Prompt], kinds: list[TargetKind]
 ) -> None:
     check_input("dsp", audio, sample_rate, 8000, 384000, any_float=True)
+    _check_channels(prompts, kinds, audio.shape[0])
+
+
+def _check_channels(prompts: Sequence[Prompt], kinds: list[TargetKind], channels: int) -> None:
     for prompt, kind in zip(prompts, kinds, strict=True):
-        if kind in _STEREO_KINDS and audio.shape[0] != 2:
+        if kind in _STEREO_KINDS and channels != 2:
             raise PromptNotSupportedError(
                 f"dsp serves {prompt.text!r} as the {kind} of a stereo mix, but this audio "
-                f"has {audio.shape[0]} channel(s); give it a stereo source, or use "
+                f"has {channels} channel(s); give it a stereo source, or use "
                 "--backend sam-audio for mono or multichannel audio"
             )
 
