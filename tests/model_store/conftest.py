@@ -3,8 +3,9 @@
 It serves the tiny reference checkpoint in the hub's layout: ``facebook/sam-audio-small``
 (config.json, checkpoint.pt, LICENSE, README.md and files the backend must not fetch) and
 its T5 encoder as a repository of its own (``tiny_t5``, as the released configs name
-``t5-base``). The real huggingface_hub client talks to it through its endpoint setting.
-It can answer as a gated repository (401 without a token, 403 while a request is pending
+``t5-base``), roberta-base's tokenizer and the span predictor ``facebook/pe-a-frame-large``. The real huggingface_hub client talks to it through its endpoint setting.
+A repository may answer only to other branch names (the span predictor's
+``perception_models``). It can answer as a gated repository (401 without a token, 403 while a request is pending
 or after it was rejected), drop a connection partway through a file (once, or at the
 same offset every time), and call a hook
 before sending a file (the disk-full test fills the disk there).
@@ -37,6 +38,8 @@ MODEL_ID = "facebook/sam-audio-small"
 LICENCE_TEXT = b"SAM License (test copy)\nThe terms the weights are distributed under.\n"
 LFS_SUFFIXES = (".pt", ".safetensors", ".bin")
 TOKENIZER_REPO = "FacebookAI/roberta-base"
+SPAN_PREDICTOR_REPO = "facebook/pe-a-frame-large"
+SPAN_BRANCH = "perception_models"
 
 
 @dataclass
@@ -44,6 +47,8 @@ class HubRepo:
     files: dict[str, bytes]
     sha: str
     gated: bool = False
+    branches: tuple[str, ...] = ("main",)
+    """The revision names it answers to (besides its commit)."""
 
 
 @dataclass
@@ -90,6 +95,24 @@ def reference_repos() -> dict[str, HubRepo]:
         MODEL_ID: HubRepo(model_files, "a" * 40, gated=True),
         "tiny_t5": HubRepo(t5_files, "b" * 40),
         TOKENIZER_REPO: HubRepo(tiny_roberta_tokenizer(), "d" * 40),
+        SPAN_PREDICTOR_REPO: HubRepo(span_predictor_files(), "e" * 40, branches=(SPAN_BRANCH,)),
+    }
+
+
+def span_predictor_files() -> dict[str, bytes]:
+    """PE-A-Frame's repository in miniature, on the branch perception_models reads: its
+    config, weights, ModernBERT tokenizer files, licence, and files a pull must not fetch.
+    (The contents are not read here; tests/separation/test_sam_audio_spans.py loads one.)"""
+    return {
+        "config.json": b'{"output_dim": 12}',
+        "model.safetensors": os.urandom(3072),
+        "tokenizer.json": b'{"model": {}}',
+        "tokenizer_config.json": b"{}",
+        "special_tokens_map.json": b'{"pad_token": "[PAD]"}',
+        "LICENSE": LICENCE_TEXT,
+        "README.md": b"# pe-a-frame\n",
+        "onnx/model.onnx": os.urandom(1024),
+        ".gitattributes": b"*.safetensors filter=lfs\n",
     }
 
 
@@ -154,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self.hub.repos.get(repo_id)
         if repo is None:
             return self._error(404, "RepoNotFound", "Repository not found")
-        if revision not in ("main", repo.sha):
+        if revision not in (*repo.branches, repo.sha):
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
         if repo.gated and not self._allowed(repo_id):
             return None
@@ -227,7 +250,8 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self.hub.repos.get(repo_id.strip("/"))
         if repo is None:
             return self._error(404, "RepoNotFound", "Repository not found")
-        if revision not in ("", "main", repo.sha):
+        default = ("",) if "main" in repo.branches else ()  # no revision: the main branch
+        if revision not in (*default, repo.sha, *repo.branches):
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
         siblings = []
         for name, data in repo.files.items():

@@ -122,7 +122,7 @@ def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, m
     }["rankers"].detail
     assert "text_ranker (clap: text_ranker/clap.pt): checkpoint absent" in detail
     assert "visual_ranker (imagebind" in detail and "not used" in detail
-    assert "span predictor 'pe-a-frame-large' (named in config.json) is not used" in detail
+    assert "span predictor 'pe-a-frame-large' (named in config.json): absent (fetch it" in detail
     (folder / "text_ranker").mkdir()
     (folder / "text_ranker" / "clap.pt").write_bytes(b"weights")
     detail = {
@@ -141,3 +141,18 @@ def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, m
         c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
     }["rankers"].detail
     assert f"checkpoint at {clap}, tokenizer at {snapshot}, ranks --candidates" in detail
+    # The span predictor, as `model pull --with-rankers` leaves it (facebook/NAME at
+    # revision perception_models); the doctor only looks for its files.
+    predictor = tmp_path / "cache" / "models--facebook--pe-a-frame-large"
+    (predictor / "refs").mkdir(parents=True)
+    (predictor / "refs" / "perception_models").write_text("p")
+    (predictor / "snapshots" / "p").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (predictor / "snapshots" / "p" / name).write_text("{}")
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert (
+        f"span predictor 'pe-a-frame-large' (named in config.json): at {predictor}/snapshots/p, "
+        "finds '+' spans for prompts without regions or a time selection with --predict-spans"
+    ) in detail

@@ -230,6 +230,44 @@ def test_with_rankers_fetches_exactly_the_ranker_files_the_config_names(local_hu
     assert load_tokenizer(folder)("a sine tone")["input_ids"][0] == 0  # <s>, RoBERTa's
     store.pull(MODEL_ID, with_rankers=True, progress=False)  # cached: not fetched again
     assert len(local_hub.gets("vocab.json")) == 1
+    assert len(_fetched(local_hub, "facebook/pe-a-frame-large")) == 7  # the span predictor's
+    assert (
+        len([p for m, p, _ in local_hub.log if m == "GET" and "pe-a-frame" in p]) == 8
+    )  # + listing
+
+
+def test_with_rankers_fetches_the_span_predictor_at_revision_perception_models(
+    local_hub, hub_env
+) -> None:
+    _name_rankers(local_hub, span_predictor="pe-a-frame-large")
+    store.pull(MODEL_ID, progress=False)
+    assert store.span_predictor_folder("pe-a-frame-large") is None
+    store.pull(MODEL_ID, with_rankers=True, progress=False)
+    served = local_hub.repos["facebook/pe-a-frame-large"].files
+    wanted = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+              "special_tokens_map.json", "LICENSE", "README.md"}  # fmt: skip
+    gets = {p for m, p, _ in local_hub.log if m == "GET" and "pe-a-frame-large/resolve" in p}
+    prefix = "/facebook/pe-a-frame-large/resolve/"
+    assert gets == {f"{prefix}perception_models/{name}" for name in wanted}
+    folder = store.span_predictor_folder("pe-a-frame-large")
+    assert folder is not None and {p.name for p in folder.iterdir()} == wanted
+    assert all((folder / name).read_bytes() == served[name] for name in wanted)
+    assert (folder.parent.parent / "refs" / "perception_models").is_file()
+    # A name that is a folder on this machine is used as it is, and not fetched.
+    assert store.span_predictor_folder(str(folder)) == folder
+
+
+def test_a_span_predictor_repository_without_its_weights_is_one_line(local_hub, hub_env) -> None:
+    del local_hub.repos["facebook/pe-a-frame-large"].files["model.safetensors"]
+    _name_rankers(local_hub, span_predictor="pe-a-frame-large")
+    with pytest.raises(ModelNotFoundError, match="has no model.safetensors: not a PE-A-Frame"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
+
+
+def test_a_span_predictor_the_hub_does_not_have_is_one_line(local_hub, hub_env) -> None:
+    _name_rankers(local_hub, span_predictor="pe-a-frame-huge")
+    with pytest.raises(ModelNotFoundError, match="facebook/pe-a-frame-huge is not a model"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
 
 
 def test_a_tokenizer_repository_without_the_bpe_files_is_one_line(local_hub, hub_env) -> None:

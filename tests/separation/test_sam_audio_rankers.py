@@ -201,7 +201,7 @@ def test_the_config_names_the_rankers_and_only_clap_text_rankers_run(tmp_path: P
         "1, here clap (weight 1) ranks alone, so a choice can differ"
     )
     assert "ranks by the video" in notes[2]
-    assert "span predictor 'pe-a-frame-large'" in notes[3] and "is not used" in notes[3]
+    assert "span predictor 'pe-a-frame-large'" in notes[3] and "absent" in notes[3]
 
 
 def test_the_chosen_candidate_is_the_argmax_of_the_rankers_score(

@@ -9,7 +9,8 @@ The official config has three optional fields:
   [CONFIG, WEIGHT]}}``;
 - ``visual_ranker``: ``{"kind": "imagebind", ...}``: ranks by the video, which this
   audio-only backend has none of;
-- ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``).
+- ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``), run by
+  spans.py with --predict-spans when its files are here (store.span_predictor_folder).
 
 Only CLAP text rankers are run (clap.py); a ranker is loaded only when the config names it
 and its checkpoint and roberta-base's tokenizer files are on this machine
@@ -33,6 +34,13 @@ TOKENIZER_FILES = ("vocab.json", "merges.txt")
 """The CLAP text branch's tokenizer: roberta-base's byte-level BPE (its vocabulary and merges)."""
 TOKENIZER_EXTRA = ("config.json", "tokenizer.json", "tokenizer_config.json")
 """Fetched with it when the repository has them (small); never the weights."""
+SPAN_PREDICTOR_ORG = "facebook"
+SPAN_PREDICTOR_REVISION = "perception_models"
+"""Where perception_models' ``PEAudioFrame.from_config(name)`` fetches a named predictor:
+``facebook/NAME`` at this branch (a name that is a local folder is used as it is)."""
+SPAN_PREDICTOR_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+SPAN_PREDICTOR_EXTRA = ("tokenizer_config.json", "special_tokens_map.json")
+"""The predictor's config, weights and ModernBERT tokenizer; the extras when present."""
 
 
 @dataclass(frozen=True)
@@ -122,12 +130,21 @@ def unused_line(spec: RankerSpec, specs: list[RankerSpec]) -> str:
 
 
 def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
-    """One line about the config's span predictor, or None when it names none."""
+    """One line about the config's span predictor (here, and run with --predict-spans, or
+    absent), or None when it names none; reads no weights."""
+    from samaudio_daw.separation.sam_audio.store import span_predictor_folder
+
     name = raw.get("span_predictor")
     if not name:
         return None
+    folder = span_predictor_folder(str(name))
+    if folder is None:
+        return (
+            f"span predictor {name!r} (named in config.json): absent (fetch it with "
+            "`samaudio-daw model pull --with-rankers`); spans come from regions and the time "
+            "selection"
+        )
     return (
-        f"span predictor {name!r} (named in config.json) is not used: this build does not "
-        "implement the PE audio-frame model (not fetched, not run); spans come from regions "
-        "and the time selection"
+        f"span predictor {name!r} (named in config.json): at {folder}, finds '+' spans for "
+        "prompts without regions or a time selection with --predict-spans"
     )

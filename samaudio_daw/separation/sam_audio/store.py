@@ -5,8 +5,9 @@ Models live in the Hugging Face hub cache (``HF_HUB_CACHE``, else ``HF_HOME/hub`
 one carried over to an offline machine are all found the same way. Only the files the
 backend reads are fetched: config.json, checkpoint.pt, the T5 encoder config.json names,
 and the licence and model card that must travel with the weights. With ``with_rankers``
-also the ranker checkpoints config.json names that this build runs (rankers.py) and, for a
-CLAP ranker, roberta-base's tokenizer files.
+also the ranker checkpoints config.json names that this build runs (rankers.py), for a
+CLAP ranker roberta-base's tokenizer files, and the span predictor it names
+(``facebook/NAME`` at revision perception_models, as perception_models fetches it).
 
 The source is always the one the user named (a folder, a hub id on ``HF_ENDPOINT``, or a
 URL whose host is the endpoint); nothing falls back to another source. Each hub failure
@@ -30,6 +31,10 @@ from urllib.parse import urlsplit
 from samaudio_daw.separation.sam_audio.download import fetch_blob
 from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
 from samaudio_daw.separation.sam_audio.rankers import (
+    SPAN_PREDICTOR_EXTRA,
+    SPAN_PREDICTOR_FILES,
+    SPAN_PREDICTOR_ORG,
+    SPAN_PREDICTOR_REVISION,
     TOKENIZER_EXTRA,
     TOKENIZER_FILES,
     TOKENIZER_REPO,
@@ -176,6 +181,22 @@ def tokenizer_folder() -> Path | None:
     return None
 
 
+def span_predictor_model(name: str) -> HubModel:
+    """The hub model perception_models fetches for a span predictor ``name``."""
+    return HubModel(f"{SPAN_PREDICTOR_ORG}/{name}", SPAN_PREDICTOR_REVISION)
+
+
+def span_predictor_folder(name: str) -> Path | None:
+    """The folder holding the span predictor config.json names (``name`` itself when it is
+    a folder, else the cached ``facebook/NAME`` at perception_models), or None; no network."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if not _HUB_ID.match(name):
+        return None
+    return _cached_snapshot(span_predictor_model(name), SPAN_PREDICTOR_FILES)
+
+
 def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
     """The folder to load: a local folder as is; a hub model from the cache, else pulled
     (with a progress bar when stderr is a terminal)."""
@@ -286,7 +307,29 @@ def _ranker_files(
                 _pull_one(other, spec.hub_file, progress, on_file)
     if specs and tokenizer_folder() is None:
         _pull_tokenizer(HubModel(TOKENIZER_REPO, None, model.endpoint), progress, on_file)
+    name = raw_config(folder).get("span_predictor")
+    if name and span_predictor_folder(str(name)) is None:
+        hub = span_predictor_model(str(name))
+        _pull_span_predictor(HubModel(hub.repo_id, hub.revision, model.endpoint), progress, on_file)
     return found
+
+
+def _pull_span_predictor(
+    model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
+) -> None:
+    """PE-A-Frame's config, weights, tokenizer files and licence (spans.py reads them)."""
+
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        absent = [name for name in SPAN_PREDICTOR_FILES if name not in info]
+        if absent:
+            raise ModelNotFoundError(
+                f"{where} has no {', '.join(absent)}: not a PE-A-Frame span predictor in "
+                "perception_models' layout"
+            )
+        wanted = SPAN_PREDICTOR_FILES + SPAN_PREDICTOR_EXTRA
+        return {n: s for n, s in info.items() if n in wanted or LICENCE_FILE.match(n)}
+
+    _pull_listed(model, choose, progress, on_file)
 
 
 def _pull_tokenizer(
