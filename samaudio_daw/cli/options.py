@@ -137,6 +137,13 @@ model_options = _stack(
             "try 0.3).",
         ),
         click.option(
+            "--predict-spans",
+            is_flag=True,
+            help="sam-audio: prompts without regions or a time selection get the spans where "
+            "the span predictor named in the model's config.json hears them (fetch it with "
+            "`model pull --with-rankers`; without it: a warning, spans as before).",
+        ),
+        click.option(
             "--compile",
             "compile_mode",
             # compiled.COMPILE_MODES; spelled out so the command line does not import torch.
@@ -149,7 +156,7 @@ model_options = _stack(
     ]
 )
 """--backend, --model, --device, --dtype, --steps, --seed, --chunk, --output,
---candidates, --rank-by, --presence-threshold and --compile."""
+--candidates, --rank-by, --presence-threshold, --predict-spans and --compile."""
 
 output_options = _stack(
     [
@@ -227,8 +234,8 @@ def backend_options(params: dict[str, Any]) -> BackendOptions:
 
 
 def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """--candidates, --rank-by, --presence-threshold and --compile as sam-audio options,
-    when not default."""
+    """--candidates, --rank-by, --presence-threshold, --predict-spans and --compile as
+    sam-audio options, when not default."""
     extra: list[tuple[str, str]] = []
     if (params.get("candidates") or 1) > 1:
         extra += [
@@ -237,6 +244,8 @@ def _sam_audio_extra(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         ]
     if params.get("presence_threshold"):
         extra.append(("presence_threshold", str(params["presence_threshold"])))
+    if params.get("predict_spans"):
+        extra.append(("predict_spans", "1"))
     if params.get("compile_mode") not in (None, "auto"):
         extra.append(("compile", params["compile_mode"]))
     return tuple(extra)

@@ -25,17 +25,22 @@ from samaudio_daw.separation.base import (
 )
 
 if TYPE_CHECKING:
+    from samaudio_daw.separation.sam_audio.anchors import Anchor
     from samaudio_daw.separation.sam_audio.cache import ModelCache
     from samaudio_daw.separation.sam_audio.clap import ClapRanker
     from samaudio_daw.separation.sam_audio.machine import Speed
     from samaudio_daw.separation.sam_audio.model import SamAudio
     from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
     from samaudio_daw.separation.sam_audio.presence import ChunkPresence
+    from samaudio_daw.separation.sam_audio.spans import SpanPredictor
 
 MODEL_ENV = "SAMAUDIO_MODEL"
 IMPLEMENTATION_VERSION = 1
 """Bumped whenever a change here changes the audio, so cached results are not reused."""
-_EXTRA_KEYS = ("overlap", "batch_size", "presence_threshold", "candidates", "rank_by", "compile")
+_EXTRA_KEYS = (
+    "overlap", "batch_size", "presence_threshold", "candidates", "rank_by", "compile",
+    "predict_spans",
+)  # fmt: skip
 
 
 def configured_model(option: str | None) -> str:
@@ -54,11 +59,16 @@ def configured_model(option: str | None) -> str:
 
 
 def _extra_settings(extra: tuple[tuple[str, str], ...]) -> dict[str, float | int | str]:
-    """``overlap`` (fraction), ``batch_size``, ``presence_threshold`` (0..1), ``candidates``
-    and ``rank_by`` from BackendOptions.extra; other keys are not ours."""
+    """``overlap`` (fraction), ``batch_size``, ``presence_threshold`` (0..1), ``candidates``,
+    ``rank_by`` and ``predict_spans`` (1/0) from BackendOptions.extra; other keys are not ours."""
     values: dict[str, float | int | str] = {}
     for key, raw in extra:
         if key not in _EXTRA_KEYS:
+            continue
+        if key == "predict_spans":
+            if raw not in ("0", "1"):
+                raise SeparationError(f"sam-audio option predict_spans={raw!r} is not 0 or 1")
+            values[key] = int(raw)
             continue
         if key in ("rank_by", "compile"):
             values[key] = raw
@@ -99,6 +109,7 @@ class SamAudioSeparator:
                 presence_threshold=float(extra.get("presence_threshold", 0.0)),
                 candidates=int(extra.get("candidates", 1)),
                 rank_by=str(extra.get("rank_by", "ranker")),  # type: ignore[arg-type]
+                predict_spans=bool(extra.get("predict_spans", 0)),
             )
             self.compile_mode = str(extra.get("compile", "auto"))
             should_compile(self.compile_mode, self.device)  # checks the mode
@@ -110,6 +121,7 @@ class SamAudioSeparator:
         self.last_presence: list[ChunkPresence] = []
         """Per (clip, prompt) presence scores of the last ``separate`` call."""
         self._ranker: tuple[ClapRanker | None] | None = None
+        self._spans: tuple[SpanPredictor | None] | None = None
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -154,6 +166,7 @@ class SamAudioSeparator:
             }
             | _optional_settings(s)
             | self._ranker_setting()
+            | self._span_setting()
         )
 
     def _ranker_setting(self) -> dict[str, object]:
@@ -172,6 +185,55 @@ class SamAudioSeparator:
             if path is not None:
                 return {"ranker": f"{spec.kind}:{path.name}:{path.stat().st_size}"}
         return {}
+
+    def _span_predictor_folder(self) -> tuple[str | None, Path | None]:
+        """(the span predictor config.json names, its folder here), without network."""
+        from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
+        from samaudio_daw.separation.sam_audio.rankers import raw_config
+        from samaudio_daw.separation.sam_audio.store import span_predictor_folder
+
+        try:
+            name = raw_config(self._model_dir()).get("span_predictor")
+        except ModelNotFoundError:
+            return None, None
+        return (str(name), span_predictor_folder(str(name))) if name else (None, None)
+
+    def _span_setting(self) -> dict[str, object]:
+        """With --predict-spans, the predictor's weights when they are here (they change the
+        anchors); without them the output is as without the option, and so is the key."""
+        if not self.track_settings.predict_spans:
+            return {}
+        name, folder = self._span_predictor_folder()
+        if folder is None:
+            return {}
+        weights = folder / "model.safetensors"
+        size = weights.stat().st_size if weights.is_file() else 0
+        return {"span_predictor": f"{name}:{size}"}
+
+    def span_predictor(self, model: SamAudio) -> SpanPredictor | None:
+        """With --predict-spans, the span predictor config.json names, loaded once when its
+        files are here; else one warning and None (spans come from the prompts only)."""
+        from samaudio_daw.separation.sam_audio.spans import load_span_predictor
+
+        if not self.track_settings.predict_spans:
+            return None
+        if self._spans is None:
+            name, folder = self._span_predictor_folder()
+            predictor = None if folder is None else load_span_predictor(folder, model.device)
+            self._spans = (predictor,)
+            if predictor is None:
+                why = (
+                    f"span predictor {name!r} is not on this machine (fetch it with "
+                    "`samaudio-daw model pull --with-rankers`)"
+                    if name
+                    else "config.json names no span predictor"
+                )
+                warnings.warn(
+                    f"sam-audio: --predict-spans: {why}; spans come from regions and the "
+                    "time selection, as without the option",
+                    stacklevel=3,
+                )
+        return self._spans[0]
 
     def _model_dir(self) -> Path:
         """The model's folder on this machine, without network (hub ids: the cached copy)."""
@@ -229,12 +291,17 @@ class SamAudioSeparator:
         samples = torch.from_numpy(np.array(audio, dtype=np.float32, copy=True))
         presence: list[ChunkPresence] = []
         ranker = self.text_ranker(model)
+        spans = self.span_predictor(model)
         settings = self._settings_for(model)
+        predicted: list[tuple[int, Anchor]] = []
         targets = separate_track(
-            model, samples, sample_rate, prompts, settings, progress, presence, ranker
-        )
+            model, samples, sample_rate, prompts, settings, progress, presence, ranker,
+            spans=spans, predicted=predicted,
+        )  # fmt: skip
         self.last_presence = presence
         _warn_silenced(presence, prompts)
+        if spans is not None:
+            _note_predicted(predicted, prompts)
         return [target.numpy() for target in targets]
 
     def _settings_for(self, model: SamAudio) -> TrackSettings:
@@ -294,6 +361,28 @@ def _warn_silenced(presence: Sequence[ChunkPresence], prompts: Sequence[Prompt])
                 f"{spans}{more}; those clips are silent in its stem",
                 stacklevel=3,
             )
+
+
+def _note_predicted(predicted: Sequence[tuple[int, Anchor]], prompts: Sequence[Prompt]) -> None:
+    """One line per prompt the span predictor ran for: where it heard the sound (spans of
+    overlapping clips merged), or that it heard it nowhere."""
+    for index, prompt in enumerate(prompts):
+        if prompt.spans:
+            continue
+        merged: list[list[float]] = []
+        for start, end in sorted((a.start_s, a.end_s) for p, a in predicted if p == index):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        where = ", ".join(f"{s:.2f}-{e:.2f} s" for s, e in merged[:8])
+        more = f" and {len(merged) - 8} more" if len(merged) > 8 else ""
+        warnings.warn(
+            f"sam-audio: span predictor heard {prompt.text!r} at {where}{more} (used as '+' spans)"
+            if merged
+            else f"sam-audio: span predictor heard {prompt.text!r} nowhere (no spans used)",
+            stacklevel=3,
+        )
 
 
 def model_status() -> tuple[bool, str]:

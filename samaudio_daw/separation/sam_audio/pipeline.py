@@ -12,8 +12,8 @@ neighbouring clips start the ODE from the same noise where they overlap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
@@ -52,6 +52,7 @@ from samaudio_daw.separation.sam_audio.text import TextFeatures
 
 if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.clap import ClapRanker
+    from samaudio_daw.separation.sam_audio.spans import SpanPredictor
 
 OutputMode = Literal["masked", "generated"]
 
@@ -75,6 +76,8 @@ class TrackSettings:
     candidates: int = 1
     """Noise draws per (clip, prompt); the best by ``rank_by`` is kept (ranking.py)."""
     rank_by: RankBy = "ranker"
+    predict_spans: bool = False
+    """Prompts without spans of their own get the span predictor's ``+`` anchors (spans.py)."""
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -108,21 +111,22 @@ class ModelView:
     samples: int
 
 
+Item = tuple[int, int]
+"""(clip index, prompt index)."""
+
+
 @dataclass(frozen=True)
 class ClipInputs:
     """Per-track constants shared by every batch: clip audio (clips, L) and latents
     (clips, C, frames), text features (prompts, S, ·), noise (candidates, total_frames, 2C),
-    bits (16,)."""
+    bits (16,), and the span predictor's anchors per (clip, prompt) it ran for."""
 
     clips: torch.Tensor
     latents: torch.Tensor
     text: TextFeatures
     noise: torch.Tensor
     bits: torch.Tensor
-
-
-Item = tuple[int, int]
-"""(clip index, prompt index)."""
+    predicted: Mapping[Item, tuple[Anchor, ...]] = field(default_factory=dict)
 
 
 def model_view(audio: torch.Tensor, sample_rate: int, model: SamAudio) -> ModelView:
@@ -148,14 +152,33 @@ def clip_anchors(prompt: Prompt, start_s: float, length_s: float) -> tuple[Ancho
     return tuple(anchors)
 
 
+def predict_anchors(
+    predictor: SpanPredictor, latents: torch.Tensor, prompts: Sequence[Prompt], batch_size: int
+) -> dict[Item, tuple[Anchor, ...]]:
+    """The predictor's ``+`` anchors for every clip of ``latents`` (clips, C, frames) and
+    every prompt without spans of its own (official SAM-Audio predicts only for a batch
+    without anchors); items where no frame is active get none."""
+    asking = [p for p, prompt in enumerate(prompts) if not prompt.spans]
+    items = [(c, p) for c in range(latents.shape[0]) for p in asking]
+    found: dict[Item, tuple[Anchor, ...]] = {}
+    for first in range(0, len(items), batch_size):
+        batch = items[first : first + batch_size]
+        texts = [prompts[p].text for _, p in batch]
+        anchors = predictor.predict(latents[[c for c, _ in batch]], texts)
+        found |= dict(zip(batch, anchors, strict=True))
+    return found
+
+
 def prepare_inputs(
     model: SamAudio,
     view: ModelView,
     plan: ChunkPlan,
     prompts: Sequence[Prompt],
     settings: TrackSettings,
+    spans: SpanPredictor | None = None,
 ) -> ClipInputs:
-    """Cut the clips, encode them and the prompts, and draw the seeded noise and watermark."""
+    """Cut the clips, encode them and the prompts, and draw the seeded noise and watermark;
+    with a span predictor, predict anchors for the prompts without spans."""
     length = plan.chunk_frames * model.hop_samples
     clips = torch.stack([view.mono[s * model.hop_samples :][:length] for s in plan.starts])
     encoded = in_batches(
@@ -177,7 +200,12 @@ def prepare_inputs(
     ]
     noise = torch.stack([noise, *more])
     text = model.encode_text([prompt.text for prompt in prompts])
-    return ClipInputs(clips, latents, text, noise.to(model.device), bits.to(model.device))
+    predicted = (
+        {} if spans is None else predict_anchors(spans, latents, prompts, settings.batch_size)
+    )
+    return ClipInputs(
+        clips, latents, text, noise.to(model.device), bits.to(model.device), predicted
+    )
 
 
 def solve_targets(
@@ -197,6 +225,8 @@ def solve_targets(
     frame_s = model.hop_samples / model.sample_rate
     anchors = [
         clip_anchors(prompts[p], plan.starts[c] * frame_s, plan.chunk_frames * frame_s)
+        if prompts[p].spans
+        else inputs.predicted.get((c, p), ())
         for c, p in items
     ]
     labels = label_frames(
@@ -311,12 +341,23 @@ def blend_clips(
     presence: list[ChunkPresence] | None = None,
     ranker: ClapRanker | None = None,
     decode_beside: bool | None = None,
+    spans: SpanPredictor | None = None,
+    predicted: list[tuple[int, Anchor]] | None = None,
 ) -> torch.Tensor:
     """Run every (clip, prompt) pair and blend: masks (P, bins, frames) on the 48 kHz grid
     when ``settings.output`` is masked, else audio (P, padded samples). Each pair's
     presence score is appended to ``presence`` when given. ``decode_beside``: decode a
-    batch in a worker while the next batch's ODE runs (None: on CUDA only)."""
-    inputs = prepare_inputs(model, view, plan, prompts, settings)
+    batch in a worker while the next batch's ODE runs (None: on CUDA only). ``spans``: the
+    span predictor; its anchors are appended to ``predicted`` as (prompt, anchor in
+    seconds from the track's start)."""
+    inputs = prepare_inputs(model, view, plan, prompts, settings, spans)
+    if predicted is not None:
+        frame_s = model.hop_samples / model.sample_rate
+        for (clip, prompt), anchors in sorted(inputs.predicted.items()):
+            start = plan.starts[clip] * frame_s
+            predicted += [
+                (prompt, Anchor(a.sign, start + a.start_s, start + a.end_s)) for a in anchors
+            ]
     if progress is not None:
         progress(0.05)
     items = [(c, p) for c in range(len(plan.starts)) for p in range(len(prompts))]
@@ -397,6 +438,8 @@ def separate_track(
     presence: list[ChunkPresence] | None = None,
     ranker: ClapRanker | None = None,
     decode_beside: bool | None = None,
+    spans: SpanPredictor | None = None,
+    predicted: list[tuple[int, Anchor]] | None = None,
 ) -> torch.Tensor:
     """audio: (channels, samples) float32 at ``sample_rate`` → targets (P, channels, samples).
 
@@ -410,8 +453,9 @@ def separate_track(
         chunk = frames_for_seconds(settings.chunk_s, model.sample_rate, model.hop_samples)
         plan = plan_chunks(total_frames, chunk, settings.overlap)
         blended = blend_clips(
-            model, view, plan, prompts, settings, progress, presence, ranker, decode_beside
-        )
+            model, view, plan, prompts, settings, progress, presence, ranker, decode_beside,
+            spans, predicted,
+        )  # fmt: skip
         if settings.output == "generated":
             targets = _finish_generated(blended, view, audio.shape, sample_rate, model)
         else:
