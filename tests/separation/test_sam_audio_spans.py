@@ -435,3 +435,13 @@ def test_separate_with_predict_spans_from_the_command_line(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "span predictor heard 'a sine tone'" in done.stderr
     assert (out / "result.json").is_file()
+    # A damaged predictor is one line and exit 2, not a traceback.
+    [weights] = (tmp_path / "hub").glob(
+        "models--facebook--pe-a-frame-tiny/snapshots/*/model.safetensors"
+    )
+    weights.write_bytes(b"junk")
+    command[command.index(str(out))] = str(tmp_path / "again")
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert f"error: {weights}: not a readable safetensors file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -301,7 +301,7 @@ class SamAudioSeparator:
         self.last_presence = presence
         _warn_silenced(presence, prompts)
         if spans is not None:
-            _note_predicted(predicted, prompts)
+            _note_predicted(predicted, prompts, audio.shape[1] / sample_rate)
         return [target.numpy() for target in targets]
 
     def _settings_for(self, model: SamAudio) -> TrackSettings:
@@ -363,14 +363,17 @@ def _warn_silenced(presence: Sequence[ChunkPresence], prompts: Sequence[Prompt])
             )
 
 
-def _note_predicted(predicted: Sequence[tuple[int, Anchor]], prompts: Sequence[Prompt]) -> None:
+def _note_predicted(
+    predicted: Sequence[tuple[int, Anchor]], prompts: Sequence[Prompt], duration_s: float
+) -> None:
     """One line per prompt the span predictor ran for: where it heard the sound (spans of
-    overlapping clips merged), or that it heard it nowhere."""
+    overlapping clips merged, cut at the end of the audio), or that it heard it nowhere."""
     for index, prompt in enumerate(prompts):
         if prompt.spans:
             continue
         merged: list[list[float]] = []
-        for start, end in sorted((a.start_s, a.end_s) for p, a in predicted if p == index):
+        found = sorted((a.start_s, min(a.end_s, duration_s)) for p, a in predicted if p == index)
+        for start, end in found:
             if merged and start <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], end)
             else:

@@ -6,6 +6,9 @@ decode the target (beside the next batch's ODE on CUDA) → per clip either a ra
 (``masked``) or the decoded audio (``generated``) → blend clips with crossfades → masked:
 normalise the masks across prompts and apply them to every input channel at its own rate.
 
+Prompts without spans of their own may get anchors from the span predictor (spans.py):
+computed once per (clip, prompt) from the clip's latents, before the first batch.
+
 Every clip shares one noise draw for the whole track (sliced at the clip's frames), so
 neighbouring clips start the ODE from the same noise where they overlap.
 """
