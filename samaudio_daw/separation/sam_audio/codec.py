@@ -348,15 +348,15 @@ class Bottleneck(nn.Module):
         self.out_proj = nn.Conv1d(config.codebook_dim, config.latent_dim, 1)
 
 
-class DacVae(nn.Module):
-    """The codec: ``encode`` (B, 1, L) → (B, C, T) mean latent; ``decode`` (B, C, T) → (B, 1, T·hop)."""
+class DacVaeEncoder(nn.Module):
+    """The codec's encoding half, as the official ``DACVAEEncoder`` (the judge's
+    ``audio_codec``): ``encoder`` and the whole ``quantizer``; (B, 1, L) → mean latent."""
 
     def __init__(self, config: CodecConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
         self.quantizer = Bottleneck(config)
-        self.decoder = Decoder(config)
 
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """wav: (B, 1, L) at 48 kHz → latent mean (B, C, ceil(L/hop)).
@@ -370,6 +370,14 @@ class DacVae(nn.Module):
             wav = F.pad(wav, (0, extra), mode="reflect")
         moments = self.quantizer.in_proj(self.encoder(wav))
         return moments[:, : self.config.codebook_dim]
+
+
+class DacVae(DacVaeEncoder):
+    """The codec: ``encode`` (B, 1, L) → (B, C, T) mean latent; ``decode`` (B, C, T) → (B, 1, T·hop)."""
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__(config)
+        self.decoder = Decoder(config)
 
     def decode(self, latent: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         """latent: (B, C, T); bits: (B, 16) watermark message in {0, 1}. Returns (B, 1, T·hop)."""
