@@ -60,7 +60,7 @@ def _theirs(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def test_matches_transformers_port_and_fails_with_another_rope() -> None:
-    x = torch.randn(2, 37, 64)
+    x = torch.randn(2, 37, 64, generator=torch.Generator().manual_seed(1))
     ours, theirs = _pair(max_positions=10_000)  # theta 20 000, the port's default
     pooled, frames = ours(x)
     expected = _theirs(theirs, x)
