@@ -175,30 +175,44 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
         span_predictor_line,
         unused_line,
     )
-    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint, tokenizer_folder
+    from samaudio_daw.separation.sam_audio.store import (
+        judge_folder,
+        ranker_checkpoint,
+        tokenizer_folder,
+    )
 
     raw = raw_config(model_dir)
     parts = []
     specs = named_rankers(raw)
-    tokenizer = tokenizer_folder()
+    tokenizer = tokenizer_folder() if any(s.kind == "clap" for s in specs) else None
+    pull = "(samaudio-daw model pull --with-rankers)"
+    ready = 0
     for spec in specs:
-        found = ranker_checkpoint(spec, model_dir) if spec.runnable else None
+        weight = "" if spec.weight is None else f" with weight {spec.weight:g}"
         if not spec.runnable:
             parts.append(unused_line(spec, specs))
-        elif found is not None and tokenizer is not None:
-            parts.append(
-                f"{spec.label}: checkpoint at {found}, tokenizer at {tokenizer}, ranks --candidates"
-            )
-        elif found is not None:
-            parts.append(
-                f"{spec.label}: checkpoint at {found}, roberta-base's tokenizer absent "
-                "(samaudio-daw model pull --with-rankers); --rank-by ranker falls back to presence"
-            )
+            continue
+        if spec.kind == "judge":
+            folder = judge_folder(spec, model_dir)
+            found = f"at {folder}" if folder is not None else None
+            if folder is not None and not (folder / "tokenizer.json").is_file():
+                parts.append(f"{spec.label}: {found}, its tokenizer.json absent {pull}")
+                continue
         else:
-            parts.append(
-                f"{spec.label}: checkpoint absent (samaudio-daw model pull --with-rankers); "
-                "--rank-by ranker falls back to presence"
-            )
+            path = ranker_checkpoint(spec, model_dir)
+            found = f"checkpoint at {path}" if path is not None else None
+            if path is not None and tokenizer is None:
+                parts.append(f"{spec.label}: {found}, roberta-base's tokenizer absent {pull}")
+                continue
+            found = found and f"{found}, tokenizer at {tokenizer}"
+        if found is None:
+            what = "config.json and checkpoint.pt" if spec.kind == "judge" else "checkpoint"
+            parts.append(f"{spec.label}: {what} absent {pull}")
+        else:
+            ready += 1
+            parts.append(f"{spec.label}: {found}, ranks --candidates{weight}")
+    if not ready and any(spec.runnable for spec in specs):
+        parts.append("--rank-by ranker falls back to presence")
     line = span_predictor_line(raw)
     parts += [line] if line else []
     report.add(

@@ -297,6 +297,124 @@ def test_a_ranker_file_the_repository_lacks_is_one_line(local_hub, hub_env) -> N
         store.pull(MODEL_ID, with_rankers=True, progress=False)
 
 
+JUDGE = "facebook/sam-audio-judge"
+JUDGE_FILES = {
+    "config.json": json.dumps(
+        {"audio_codec": {}, "transformer": {}, "finetune_transformer": {}, "text_model": {}}
+    ).encode(),  # fmt: skip
+    "checkpoint.pt": os.urandom(4000),
+    "tokenizer.json": b'{"model": {}}',
+    "tokenizer_config.json": b'{"tokenizer_class": "PreTrainedTokenizerFast"}',
+    "special_tokens_map.json": b"{}",
+    "LICENSE": b"SAM License (test copy)\n",
+    "README.md": b"# judge\n",
+    # What the judge does not need:
+    "model.safetensors": os.urandom(1000),
+    ".gitattributes": b"*.pt filter=lfs\n",
+}
+JUDGE_WANTED = {n for n in JUDGE_FILES if n not in ("model.safetensors", ".gitattributes")}
+
+
+def _serve_judge(local_hub, **without: bool) -> None:
+    """The judge's repository, whose files are on the branch sam_audio only (as the official
+    judge is loaded at that revision)."""
+    files = {n: d for n, d in JUDGE_FILES.items() if not without.get(n.replace(".", "_"))}
+    repo = type(local_hub.repos[MODEL_ID])(files, "9" * 40, branches=("sam_audio",))
+    local_hub.repos[JUDGE] = repo
+    clap = {"630k-best.pt": os.urandom(500)}
+    local_hub.repos["lukewys/laion_clap"] = type(local_hub.repos[MODEL_ID])(clap, "c" * 40)
+    _name_rankers(
+        local_hub,
+        text_ranker={"kind": "ensemble", "rankers": {
+            "clap": [{"kind": "clap", "checkpoint": None}, 1.0],
+            "judge": [{"kind": "judge", "checkpoint_or_model_id": JUDGE}, 2.0],
+        }},
+    )  # fmt: skip
+
+
+def test_with_rankers_fetches_the_judge_at_revision_sam_audio(local_hub, hub_env, tmp_path) -> None:
+    from samaudio_daw.doctor import run_doctor
+    from samaudio_daw.separation.sam_audio.rankers import named_rankers, raw_config
+
+    _serve_judge(local_hub)
+    path = store.pull(MODEL_ID, progress=False)
+    assert _fetched(local_hub, JUDGE) == set()  # only with rankers
+    path = store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert _fetched(local_hub, JUDGE) == JUDGE_WANTED
+    revisions = {
+        p.split("/resolve/")[1].split("/")[0]
+        for m, p, _ in local_hub.log
+        if m == "GET" and p.startswith(f"/{JUDGE}/")
+    }
+    assert revisions == {"sam_audio"}
+    judge = next(s for s in named_rankers(raw_config(path)) if s.kind == "judge")
+    folder = store.judge_folder(judge, path)
+    assert folder is not None and folder.parent.name == "snapshots"
+    assert (folder / "checkpoint.pt").read_bytes() == JUDGE_FILES["checkpoint.pt"]
+    assert store.ranker_checkpoint(judge, path) == folder / "checkpoint.pt"
+    # `model list` shows the SAM-Audio model, not the judge beside it; pulled once.
+    assert [m.repo_id for m in store.installed()] == [MODEL_ID]
+    before = len(local_hub.log)
+    store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert not [p for _, p, _ in local_hub.log[before:] if p.startswith(f"/{JUDGE}/")]
+    detail = {c.name: c for c in run_doctor(str(path), measure=False, reaper_path=tmp_path).checks}[
+        "rankers"
+    ].detail
+    assert f"text_ranker (judge: {JUDGE}): at {folder}, ranks --candidates with weight 2" in detail
+    assert "text_ranker (clap: lukewys/laion_clap/630k-best.pt): checkpoint at" in detail
+    assert "falls back to presence" not in detail
+    store.remove(JUDGE)
+    detail = {c.name: c for c in run_doctor(str(path), measure=False, reaper_path=tmp_path).checks}[
+        "rankers"
+    ].detail
+    assert f"text_ranker (judge: {JUDGE}): config.json and checkpoint.pt absent" in detail
+
+
+def test_a_judge_repository_without_its_weights_is_one_line(local_hub, hub_env) -> None:
+    _serve_judge(local_hub, checkpoint_pt=True)
+    with pytest.raises(ModelNotFoundError) as caught:
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert str(caught.value) == (
+        f"{JUDGE} on {local_hub.url} at revision sam_audio has no checkpoint.pt: not the "
+        "SAM-Audio judge in the official layout (facebook/sam-audio-judge)"
+    )
+
+
+def test_a_judge_without_the_sam_audio_revision_is_one_line(local_hub, hub_env) -> None:
+    _serve_judge(local_hub)
+    local_hub.repos[JUDGE].branches = ("main",)
+    with pytest.raises(ModelNotFoundError, match=f"{JUDGE} has no revision 'sam_audio'"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
+
+
+def test_a_gated_judge_without_a_token_says_to_log_in(local_hub, hub_env, monkeypatch) -> None:
+    _serve_judge(local_hub)
+    local_hub.repos[MODEL_ID].gated = False
+    local_hub.repos[JUDGE].gated = True
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(ModelNotFoundError, match=f"{JUDGE} is gated and no Hugging Face token"):
+        store.pull(MODEL_ID, with_rankers=True, progress=False)
+
+
+def test_a_judge_in_a_local_folder_is_used_as_is(local_hub, hub_env, tmp_path) -> None:
+    folder = tmp_path / "my judge"
+    folder.mkdir()
+    for name in ("config.json", "checkpoint.pt", "tokenizer.json"):
+        (folder / name).write_bytes(JUDGE_FILES[name])
+    _serve_judge(local_hub)
+    _name_rankers(local_hub, text_ranker={"kind": "judge", "checkpoint_or_model_id": str(folder)})
+    path = store.pull(MODEL_ID, with_rankers=True, progress=False)
+    assert _fetched(local_hub, JUDGE) == set()
+    [judge] = named_rankers_of(path)
+    assert store.judge_folder(judge, path) == folder
+
+
+def named_rankers_of(path: Path) -> list:
+    from samaudio_daw.separation.sam_audio.rankers import named_rankers, raw_config
+
+    return named_rankers(raw_config(path))
+
+
 def test_the_token_saved_by_hub_login_is_used(local_hub, hub_env, tmp_path) -> None:
     env = {k: v for k, v in hub_env.items() if k != "HF_TOKEN"}
     home = Path(env["HF_HOME"])

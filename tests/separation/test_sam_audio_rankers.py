@@ -33,9 +33,9 @@ from samaudio_daw.separation.sam_audio.cache import ModelCache, process_cache
 from samaudio_daw.separation.sam_audio.clap import (
     ClapRanker,
     load_clap,
-    load_text_ranker,
     roberta_config,
 )
+from samaudio_daw.separation.sam_audio.ensemble import load_text_ranker
 from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
 from samaudio_daw.separation.sam_audio.htsat import (
     HtsatAudioBranch,
@@ -44,7 +44,6 @@ from samaudio_daw.separation.sam_audio.htsat import (
     slaney_mel_filters,
 )
 from samaudio_daw.separation.sam_audio.rankers import named_rankers
-from samaudio_daw.separation.sam_audio.ranking import ranker_presence
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "sam_audio_reference"
 LAION_KEYS = Path(__file__).with_name("laion_clap_630k_keys.json")
@@ -172,11 +171,15 @@ def _candidates(
         )
 
 
-def test_the_config_names_the_rankers_and_only_clap_text_rankers_run(tmp_path: Path) -> None:
+def test_the_config_names_the_rankers_and_only_clap_and_judge_text_rankers_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty hub"))
     raw = {
         "text_ranker": {"kind": "ensemble", "rankers": {
             "clap": [{"kind": "clap", "checkpoint": None}, 1.0],
             "judge": [{"kind": "judge", "checkpoint_or_model_id": "facebook/sam-audio-judge"}, 1],
+            "activity": [{"kind": "sound_activity"}, 0.5],
         }},
         "visual_ranker": {"kind": "imagebind", "checkpoint": None},
         "span_predictor": "pe-a-frame-large",
@@ -184,24 +187,30 @@ def test_the_config_names_the_rankers_and_only_clap_text_rankers_run(tmp_path: P
     specs = named_rankers(raw)
     assert [(s.field, s.kind, s.runnable) for s in specs] == [
         ("text_ranker", "clap", True),
-        ("text_ranker", "judge", False),
+        ("text_ranker", "judge", True),
+        ("text_ranker", "sound_activity", False),
         ("visual_ranker", "imagebind", False),
     ]
     assert (specs[0].hub_repo, specs[0].hub_file) == ("lukewys/laion_clap", "630k-best.pt")
+    assert (specs[1].hub_repo, specs[1].revision) == ("facebook/sam-audio-judge", "sam_audio")
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(raw))
     ranker, notes = load_text_ranker(folder, torch.device("cpu"))
     assert ranker is None
-    assert len(notes) == 4
+    assert len(notes) == 5
     assert "checkpoint not on this machine" in notes[0] and "--with-rankers" in notes[0]
     assert notes[1] == (
-        "text_ranker (judge: facebook/sam-audio-judge) is not used: this build does not "
-        "implement it (not fetched, not run); the official ensemble adds its score with weight "
-        "1, here clap (weight 1) ranks alone, so a choice can differ"
+        "text_ranker (judge: facebook/sam-audio-judge): its config.json and checkpoint.pt are "
+        "not on this machine (fetch it with `samaudio-daw model pull --with-rankers`)"
     )
-    assert "ranks by the video" in notes[2]
-    assert "span predictor 'pe-a-frame-large'" in notes[3] and "absent" in notes[3]
+    assert notes[2] == (
+        "text_ranker (sound_activity: no checkpoint named) is not used: this build does not implement it (not "
+        "fetched, not run); the official ensemble adds its score with weight 0.5, here only "
+        "clap (weight 1), judge (weight 1) count, so a choice can differ"
+    )
+    assert "ranks by the video" in notes[3]
+    assert "span predictor 'pe-a-frame-large'" in notes[4] and "absent" in notes[4]
 
 
 def test_the_chosen_candidate_is_the_argmax_of_the_rankers_score(
@@ -231,7 +240,7 @@ def test_the_chosen_candidate_is_the_argmax_of_the_rankers_score(
     assert errors[best] < 1e-4 and min(e for k, e in enumerate(errors) if k != best) > 1e-3
     # Its score is the presence score: (1 + cosine) / 2 of the kept candidate.
     [chunk] = separator.last_presence
-    expected = float(ranker_presence(ranker, drawn[best], ["sine tone"])[0])
+    expected = (1.0 + float(scores[best])) / 2.0
     assert chunk.score == pytest.approx(expected, abs=1e-5)
     assert separator.settings()["ranker"].startswith("clap:clap_tiny.pt:")
 

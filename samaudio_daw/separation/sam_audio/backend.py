@@ -27,7 +27,7 @@ from samaudio_daw.separation.base import (
 if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.anchors import Anchor
     from samaudio_daw.separation.sam_audio.cache import ModelCache
-    from samaudio_daw.separation.sam_audio.clap import ClapRanker
+    from samaudio_daw.separation.sam_audio.ensemble import EnsembleRanker
     from samaudio_daw.separation.sam_audio.machine import Speed
     from samaudio_daw.separation.sam_audio.model import SamAudio
     from samaudio_daw.separation.sam_audio.pipeline import TrackSettings
@@ -120,8 +120,8 @@ class SamAudioSeparator:
         self._speed: Speed | None = None
         self.last_presence: list[ChunkPresence] = []
         """Per (clip, prompt) presence scores of the last ``separate`` call."""
-        self._ranker: tuple[ClapRanker | None] | None = None
         self._spans: tuple[SpanPredictor | None] | None = None
+        self._ranker: tuple[EnsembleRanker | None] | None = None
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -170,8 +170,8 @@ class SamAudioSeparator:
         )
 
     def _ranker_setting(self) -> dict[str, object]:
-        """The text ranker's checkpoint, when one is on this machine: it changes the
-        ranking and the presence scores, so results made without it are not reused."""
+        """The text rankers' checkpoints that are on this machine: they change the ranking
+        and the presence scores, so results made without them are not reused."""
         from samaudio_daw.separation.sam_audio.errors import ModelNotFoundError
         from samaudio_daw.separation.sam_audio.rankers import named_rankers, raw_config
         from samaudio_daw.separation.sam_audio.store import ranker_checkpoint
@@ -180,11 +180,12 @@ class SamAudioSeparator:
             folder = self._model_dir()
         except ModelNotFoundError:
             return {}
+        found = []
         for spec in named_rankers(raw_config(folder)):
             path = ranker_checkpoint(spec, folder) if spec.runnable else None
             if path is not None:
-                return {"ranker": f"{spec.kind}:{path.name}:{path.stat().st_size}"}
-        return {}
+                found.append(f"{spec.kind}:{path.name}:{path.stat().st_size}")
+        return {"ranker": ",".join(found)} if found else {}
 
     def _span_predictor_folder(self) -> tuple[str | None, Path | None]:
         """(the span predictor config.json names, its folder here), without network."""
@@ -241,10 +242,11 @@ class SamAudioSeparator:
 
         return store.local_path(self.model_id)
 
-    def text_ranker(self, model: SamAudio) -> ClapRanker | None:
-        """The CLAP text ranker named in config.json, loaded once, when its checkpoint is
-        here; one warning names what is not used (and the fallback when ranking by it)."""
-        from samaudio_daw.separation.sam_audio.clap import load_text_ranker
+    def text_ranker(self, model: SamAudio) -> EnsembleRanker | None:
+        """The text ranker named in config.json (CLAP, the judge or both), loaded once, of
+        the members whose files are here; one warning names what is not used (and the
+        fallback when ranking by it)."""
+        from samaudio_daw.separation.sam_audio.ensemble import load_text_ranker
 
         if self._ranker is None:
             ranker, notes = load_text_ranker(self._model_dir(), model.device)

@@ -36,14 +36,6 @@ import torch
 
 from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
 from samaudio_daw.separation.sam_audio.htsat import HtsatAudioBranch, HtsatShape, htsat_shape
-from samaudio_daw.separation.sam_audio.rankers import (
-    TOKENIZER_FILES,
-    TOKENIZER_REPO,
-    named_rankers,
-    raw_config,
-    span_predictor_line,
-    unused_line,
-)
 
 SAMPLE_RATE = 48_000
 CLIP_SAMPLES = 480_000
@@ -211,40 +203,3 @@ def load_clap(path: Path, tokenizer_folder: Path, device: torch.device) -> ClapR
         )
     ranker.requires_grad_(False)
     return ranker.to(device).eval()
-
-
-def load_text_ranker(model_dir: Path, device: torch.device) -> tuple[ClapRanker | None, list[str]]:
-    """(the first CLAP text ranker named in config.json whose checkpoint and tokenizer are
-    here, or None; one line for each named ranker or predictor that is not used, and why)."""
-    from samaudio_daw.separation.sam_audio.store import ranker_checkpoint, tokenizer_folder
-
-    raw = raw_config(model_dir)
-    ranker = None
-    notes: list[str] = []
-    specs = named_rankers(raw)
-    tokenizer = tokenizer_folder()
-    for spec in specs:
-        if not spec.runnable:
-            notes.append(unused_line(spec, specs))
-            continue
-        path = ranker_checkpoint(spec, model_dir)
-        if path is None:
-            notes.append(
-                f"{spec.label}: checkpoint not on this machine (fetch it with "
-                "`samaudio-daw model pull --with-rankers`)"
-            )
-        elif tokenizer is None:
-            notes.append(
-                f"{spec.label}: the RoBERTa tokenizer it needs ({TOKENIZER_REPO}: "
-                f"{', '.join(TOKENIZER_FILES)}) is not on this machine (fetch it with "
-                "`samaudio-daw model pull --with-rankers`)"
-            )
-        elif ranker is None:
-            try:
-                ranker = load_clap(path, tokenizer, device)
-            except CheckpointMismatchError as error:
-                notes.append(str(error))
-        else:
-            notes.append(f"{spec.label} is not used: only the first CLAP ranker runs")
-    line = span_predictor_line(raw)
-    return ranker, notes + ([line] if line else [])

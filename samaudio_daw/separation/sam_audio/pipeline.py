@@ -54,7 +54,7 @@ from samaudio_daw.separation.sam_audio.resample import resample
 from samaudio_daw.separation.sam_audio.text import TextFeatures
 
 if TYPE_CHECKING:
-    from samaudio_daw.separation.sam_audio.clap import ClapRanker
+    from samaudio_daw.separation.sam_audio.ensemble import EnsembleRanker
     from samaudio_daw.separation.sam_audio.spans import SpanPredictor
 
 OutputMode = Literal["masked", "generated"]
@@ -254,7 +254,7 @@ def decode_targets(
     inputs: ClipInputs,
     settings: TrackSettings,
     texts: Sequence[str],
-    ranker: ClapRanker | None = None,
+    ranker: EnsembleRanker | None = None,
 ) -> torch.Tensor:
     """Target latents (K candidates, n pairs, C, frames) → the kept waveforms (n, clip
     samples) float32: decoded, and with several candidates the best by ``rank_by``."""
@@ -294,7 +294,7 @@ def _accumulate(
     settings: TrackSettings,
     model: SamAudio,
     texts: Sequence[str],
-    ranker: ClapRanker | None = None,
+    ranker: EnsembleRanker | None = None,
 ) -> list[ChunkPresence]:
     """Blend a batch's decoded targets (n, clip samples) as masks or as audio, silencing
     the pairs whose presence score (the text ranker's when loaded) is below the threshold;
@@ -303,7 +303,7 @@ def _accumulate(
     output = settings.output
     mixtures = inputs.clips[[c for c, _ in items]]
     if ranker is not None:
-        scores = ranker_presence(ranker, waves, texts).tolist()
+        scores = ranker_presence(ranker, waves, mixtures, texts, grid).tolist()
     else:
         scores = presence_scores(waves, mixtures, grid).tolist()
     silenced = [score < settings.presence_threshold for score in scores]
@@ -342,7 +342,7 @@ def blend_clips(
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
-    ranker: ClapRanker | None = None,
+    ranker: EnsembleRanker | None = None,
     decode_beside: bool | None = None,
     spans: SpanPredictor | None = None,
     predicted: list[tuple[int, Anchor]] | None = None,
@@ -439,7 +439,7 @@ def separate_track(
     settings: TrackSettings,
     progress: ProgressCallback | None = None,
     presence: list[ChunkPresence] | None = None,
-    ranker: ClapRanker | None = None,
+    ranker: EnsembleRanker | None = None,
     decode_beside: bool | None = None,
     spans: SpanPredictor | None = None,
     predicted: list[tuple[int, Anchor]] | None = None,

@@ -12,10 +12,11 @@ The official config has three optional fields:
 - ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``), run by
   spans.py with --predict-spans when its files are here (store.span_predictor_folder).
 
-Only CLAP text rankers are run (clap.py); a ranker is loaded only when the config names it
-and its checkpoint and roberta-base's tokenizer files are on this machine
-(store.ranker_checkpoint, store.tokenizer_folder). Everything else is reported in one line
-and left.
+The CLAP (clap.py) and judge (judge.py) text rankers are run, alone or weighted as the
+ensemble says (ensemble.py); a ranker is loaded only when the config names it and its files
+are on this machine: CLAP's checkpoint and roberta-base's tokenizer files
+(store.ranker_checkpoint, store.tokenizer_folder), the judge's folder (store.judge_folder).
+Everything else (sound_activity, the visual ranker) is reported in one line and left.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ SPAN_PREDICTOR_REVISION = "perception_models"
 SPAN_PREDICTOR_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 SPAN_PREDICTOR_EXTRA = ("tokenizer_config.json", "special_tokens_map.json")
 """The predictor's config, weights and ModernBERT tokenizer; the extras when present."""
+JUDGE_REPO = "facebook/sam-audio-judge"
+JUDGE_REVISION = "sam_audio"
+"""The official judge loads its hub model at this revision (a branch), not main."""
+JUDGE_FILES = ("config.json", "checkpoint.pt")
+JUDGE_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+"""ModernBERT's tokenizer files, beside the judge's weights (the first one is needed)."""
+RUNNABLE = ("clap", "judge")
+"""The text ranker kinds this build runs."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +64,19 @@ class RankerSpec:
     file: str | None = None
     hub_repo: str | None = None
     hub_file: str | None = None
+    revision: str | None = None
+    """The hub revision of ``hub_repo`` (the judge's ``sam_audio``); None = main."""
     weight: float | None = None
     """Its weight in an ``ensemble`` ranker; None when it ranks alone."""
 
     @property
     def runnable(self) -> bool:
-        return self.field == "text_ranker" and self.kind == "clap"
+        return self.field == "text_ranker" and self.kind in RUNNABLE
 
     @property
     def label(self) -> str:
-        where = self.file or f"{self.hub_repo}/{self.hub_file or ''}".rstrip("/")
-        return f"{self.field} ({self.kind}: {where})"
+        where = self.file or f"{self.hub_repo or ''}/{self.hub_file or ''}".strip("/")
+        return f"{self.field} ({self.kind}: {where or 'no checkpoint named'})"
 
 
 def raw_config(model_dir: Path) -> Mapping[str, Any]:
@@ -101,8 +112,9 @@ def _specs(field: str, value: object) -> list[RankerSpec]:
             return [RankerSpec(field, kind, file=str(checkpoint))]
         return [RankerSpec(field, kind, hub_repo=CLAP_HUB_REPO, hub_file=CLAP_HUB_FILE)]
     if kind == "judge":
-        model = str(value.get("checkpoint_or_model_id") or "facebook/sam-audio-judge")
-        return [RankerSpec(field, kind, hub_repo=model)]
+        # A hub id, or a folder (store.judge_folder tells them apart).
+        model = str(value.get("checkpoint_or_model_id") or JUDGE_REPO)
+        return [RankerSpec(field, kind, hub_repo=model, revision=JUDGE_REVISION)]
     checkpoint = value.get("checkpoint")
     return [RankerSpec(field, kind, file=str(checkpoint) if checkpoint else None)]
 
@@ -119,12 +131,12 @@ def unused_line(spec: RankerSpec, specs: list[RankerSpec]) -> str:
     if spec.field == "visual_ranker":
         return f"{spec.label} is not used: it ranks by the video, which this audio-only build does not take"
     line = f"{spec.label} is not used: this build does not implement it (not fetched, not run)"
-    others = [s for s in specs if s.field == spec.field and s.runnable]
+    others = [s for s in specs if s.field == spec.field and s.runnable and s.weight is not None]
     if spec.weight is not None and others:
         line += (
-            f"; the official ensemble adds its score with weight {spec.weight:g}, here "
-            f"{', '.join(f'{s.kind} (weight {s.weight:g})' for s in others if s.weight is not None)} "
-            "ranks alone, so a choice can differ"
+            f"; the official ensemble adds its score with weight {spec.weight:g}, here only "
+            f"{', '.join(f'{s.kind} (weight {s.weight:g})' for s in others)} "
+            "count, so a choice can differ"
         )
     return line
 

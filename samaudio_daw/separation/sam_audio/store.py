@@ -5,9 +5,11 @@ Models live in the Hugging Face hub cache (``HF_HUB_CACHE``, else ``HF_HOME/hub`
 one carried over to an offline machine are all found the same way. Only the files the
 backend reads are fetched: config.json, checkpoint.pt, the T5 encoder config.json names,
 and the licence and model card that must travel with the weights. With ``with_rankers``
-also the ranker checkpoints config.json names that this build runs (rankers.py), for a
-CLAP ranker roberta-base's tokenizer files, and the span predictor it names
-(``facebook/NAME`` at revision perception_models, as perception_models fetches it).
+also the rankers config.json names that this build runs (rankers.py): a CLAP checkpoint
+and roberta-base's tokenizer files; the judge's folder (its hub model at revision
+``sam_audio``: config.json, checkpoint.pt, tokenizer and licence files); and the span
+predictor it names (``facebook/NAME`` at revision perception_models, as perception_models
+fetches it).
 
 The source is always the one the user named (a folder, a hub id on ``HF_ENDPOINT``, or a
 URL whose host is the endpoint); nothing falls back to another source. Each hub failure
@@ -31,6 +33,8 @@ from urllib.parse import urlsplit
 from samaudio_daw.separation.sam_audio.download import fetch_blob
 from samaudio_daw.separation.sam_audio.errors import ACCESS_HELP, ModelNotFoundError
 from samaudio_daw.separation.sam_audio.rankers import (
+    JUDGE_FILES,
+    JUDGE_TOKENIZER_FILES,
     SPAN_PREDICTOR_EXTRA,
     SPAN_PREDICTOR_FILES,
     SPAN_PREDICTOR_ORG,
@@ -162,6 +166,9 @@ def cached_file(repo_id: str, name: str, revision: str | None = None) -> Path | 
 
 def ranker_checkpoint(spec: RankerSpec, model_dir: Path) -> Path | None:
     """The spec's checkpoint on this machine (model folder, disk or hub cache); no network."""
+    if spec.kind == "judge":
+        folder = judge_folder(spec, model_dir)
+        return None if folder is None else folder / CHECKPOINT_FILE
     if spec.file is not None:
         path = Path(spec.file).expanduser()
         path = path if path.is_absolute() else model_dir / path
@@ -169,6 +176,26 @@ def ranker_checkpoint(spec: RankerSpec, model_dir: Path) -> Path | None:
     if spec.hub_repo and spec.hub_file:
         return cached_file(spec.hub_repo, spec.hub_file)
     return None
+
+
+def _local_judge(spec: RankerSpec, model_dir: Path) -> Path | None:
+    """The folder ``checkpoint_or_model_id`` names on disk (absolute, or relative to the
+    model's folder), or None when it names none (then it is a hub id)."""
+    path = Path(spec.hub_repo or "").expanduser()
+    path = path if path.is_absolute() else model_dir / path
+    return path if spec.hub_repo and path.is_dir() else None
+
+
+def judge_folder(spec: RankerSpec, model_dir: Path) -> Path | None:
+    """The judge's folder holding config.json and checkpoint.pt: a folder on disk as is,
+    else the cached snapshot of the hub model at the spec's revision (``sam_audio``), or
+    None; no network."""
+    local = _local_judge(spec, model_dir)
+    if local is not None:
+        return local if all((local / n).is_file() for n in JUDGE_FILES) else None
+    if not _HUB_ID.match(spec.hub_repo or ""):
+        return None
+    return _cached_snapshot(HubModel(str(spec.hub_repo), spec.revision), JUDGE_FILES)
 
 
 def tokenizer_folder() -> Path | None:
@@ -289,12 +316,16 @@ def _ranker_files(
 ) -> dict[str, int]:
     """The ranker checkpoints config.json names that this build runs: those in the model's
     repository (returned, fetched with the rest), and those on a hub model of their own
-    (the official CLAP default, ``lukewys/laion_clap``) and roberta-base's tokenizer files,
-    fetched here."""
+    (the official CLAP default, ``lukewys/laion_clap``; the judge), and roberta-base's
+    tokenizer files, fetched here."""
     found: dict[str, int] = {}
     specs = [spec for spec in named_rankers(raw_config(folder)) if spec.runnable]
     for spec in specs:
-        if spec.file is not None:
+        if spec.kind == "judge":
+            if _local_judge(spec, folder) is None and judge_folder(spec, folder) is None:
+                judge = _hub_model(str(spec.hub_repo), spec.revision, model.endpoint)
+                _pull_judge(judge, progress, on_file)
+        elif spec.file is not None:
             if spec.file not in info:
                 raise ModelNotFoundError(
                     f"{model.repo_id}: config.json names the {spec.field} checkpoint "
@@ -305,7 +336,7 @@ def _ranker_files(
             other = HubModel(spec.hub_repo, None, model.endpoint)
             if cached_file(other.repo_id, spec.hub_file) is None:
                 _pull_one(other, spec.hub_file, progress, on_file)
-    if specs and tokenizer_folder() is None:
+    if any(spec.kind == "clap" for spec in specs) and tokenizer_folder() is None:
         _pull_tokenizer(HubModel(TOKENIZER_REPO, None, model.endpoint), progress, on_file)
     name = raw_config(folder).get("span_predictor")
     if name and span_predictor_folder(str(name)) is None:
@@ -345,6 +376,27 @@ def _pull_tokenizer(
                 "CLAP text ranker needs"
             )
         return {n: info[n] for n in TOKENIZER_FILES + TOKENIZER_EXTRA if n in info}
+
+    _pull_listed(model, choose, progress, on_file)
+
+
+def _pull_judge(
+    model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
+) -> None:
+    """The judge's config.json, checkpoint.pt, tokenizer and licence files."""
+
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        absent = [name for name in (*JUDGE_FILES, JUDGE_TOKENIZER_FILES[0]) if name not in info]
+        if absent:
+            raise ModelNotFoundError(
+                f"{where} at revision {model.revision} has no {', '.join(absent)}: not the "
+                "SAM-Audio judge in the official layout (facebook/sam-audio-judge)"
+            )
+        return {
+            n: s
+            for n, s in info.items()
+            if n in JUDGE_FILES or n in JUDGE_TOKENIZER_FILES or LICENCE_FILE.match(n)
+        }
 
     _pull_listed(model, choose, progress, on_file)
 
@@ -571,7 +623,7 @@ def installed() -> list[InstalledModel]:
         for ref in sorted((repo / "refs").glob("*")) if (repo / "refs").is_dir() else []:
             refs.setdefault(ref.read_text(encoding="utf-8").strip(), []).append(ref.name)
         for snapshot in sorted((repo / "snapshots").glob("*")):
-            if (snapshot / CONFIG_FILE).is_file() and (snapshot / CHECKPOINT_FILE).is_file():
+            if _is_model(snapshot):
                 repo_id = repo.name.removeprefix("models--").replace("--", "/")
                 found.append(
                     InstalledModel(
@@ -583,6 +635,14 @@ def installed() -> list[InstalledModel]:
                     )
                 )
     return found
+
+
+def _is_model(snapshot: Path) -> bool:
+    """A SAM-Audio model's snapshot: config.json and checkpoint.pt, and not the judge's
+    (which has both too; its config has a ``finetune_transformer``)."""
+    if not (snapshot / CONFIG_FILE).is_file() or not (snapshot / CHECKPOINT_FILE).is_file():
+        return False
+    return "finetune_transformer" not in raw_config(snapshot)
 
 
 def _folder_bytes(folder: Path) -> int:
