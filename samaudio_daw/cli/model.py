@@ -32,8 +32,9 @@ def model() -> None:
 @click.option(
     "--with-rankers",
     is_flag=True,
-    help="Also fetch the CLAP text-ranker checkpoint config.json names (the only ranker run) "
-    "and roberta-base's tokenizer files it needs.",
+    help="Also fetch the text rankers config.json names that are run: a CLAP checkpoint with "
+    "roberta-base's tokenizer files, the judge (its hub model at revision sam_audio), and the "
+    "span predictor it names.",
 )
 @click.pass_context
 def model_pull(ctx: click.Context, source: str, revision: str | None, with_rankers: bool) -> None:
