@@ -192,6 +192,13 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
         if not spec.runnable:
             parts.append(unused_line(spec, specs))
             continue
+        if spec.kind == "sound_activity":
+            ready += 1
+            parts.append(
+                f"{spec.label}: needs no weights, ranks --candidates{weight} by how well each "
+                "one sounds where the pair's spans are (regions, time selection, --predict-spans)"
+            )
+            continue
         if spec.kind == "judge":
             folder = judge_folder(spec, model_dir)
             found = f"at {folder}" if folder is not None else None

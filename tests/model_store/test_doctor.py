@@ -156,3 +156,26 @@ def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, m
         f"span predictor 'pe-a-frame-large' (named in config.json): at {predictor}/snapshots/p, "
         "finds '+' spans for prompts without regions or a time selection with --predict-spans"
     ) in detail
+
+
+def test_doctor_says_a_sound_activity_ranker_needs_no_weights(tmp_path: Path, monkeypatch) -> None:
+    if not REFERENCE.is_dir():
+        pytest.skip("reference checkpoint not found")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "model"
+    shutil.copytree(REFERENCE, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["text_ranker"] = {"kind": "ensemble", "rankers": {
+        "clap": [{"kind": "clap", "checkpoint": "clap.pt"}, 5.0],
+        "activity": [{"kind": "sound_activity", "metric": "recall"}, 2.0],
+    }}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert (
+        "text_ranker (sound_activity: {'metric': 'recall'}): needs no weights, ranks "
+        "--candidates with weight 2 by how well each one sounds where the pair's spans are"
+    ) in detail
+    assert "text_ranker (clap: clap.pt): checkpoint absent" in detail
+    assert "falls back to presence" not in detail

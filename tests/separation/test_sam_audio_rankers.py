@@ -171,7 +171,7 @@ def _candidates(
         )
 
 
-def test_the_config_names_the_rankers_and_only_clap_and_judge_text_rankers_run(
+def test_the_config_names_the_rankers_and_the_clap_judge_and_activity_text_rankers_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty hub"))
@@ -188,7 +188,7 @@ def test_the_config_names_the_rankers_and_only_clap_and_judge_text_rankers_run(
     assert [(s.field, s.kind, s.runnable) for s in specs] == [
         ("text_ranker", "clap", True),
         ("text_ranker", "judge", True),
-        ("text_ranker", "sound_activity", False),
+        ("text_ranker", "sound_activity", True),
         ("visual_ranker", "imagebind", False),
     ]
     assert (specs[0].hub_repo, specs[0].hub_file) == ("lukewys/laion_clap", "630k-best.pt")
@@ -197,19 +197,19 @@ def test_the_config_names_the_rankers_and_only_clap_and_judge_text_rankers_run(
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(raw))
     ranker, notes = load_text_ranker(folder, torch.device("cpu"))
-    assert ranker is None
+    # sound_activity needs no files: it ranks alone, and says what the official one adds.
+    assert ranker is not None and [m.spec.kind for m in ranker.members] == ["sound_activity"]
     assert len(notes) == 5
     assert "checkpoint not on this machine" in notes[0] and "--with-rankers" in notes[0]
     assert notes[1] == (
         "text_ranker (judge: facebook/sam-audio-judge): its config.json and checkpoint.pt are "
         "not on this machine (fetch it with `samaudio-daw model pull --with-rankers`)"
     )
-    assert notes[2] == (
-        "text_ranker (sound_activity: no checkpoint named) is not used: this build does not implement it (not "
-        "fetched, not run); the official ensemble adds its score with weight 0.5, here only "
-        "clap (weight 1), judge (weight 1) count, so a choice can differ"
+    assert "ranks by the video" in notes[2]
+    assert notes[3] == (
+        "the official ensemble also adds clap (weight 1), judge (weight 1); here only "
+        "sound_activity ranks, so a choice can differ from the official one"
     )
-    assert "ranks by the video" in notes[3]
     assert "span predictor 'pe-a-frame-large'" in notes[4] and "absent" in notes[4]
 
 

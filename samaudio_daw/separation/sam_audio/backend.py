@@ -182,6 +182,9 @@ class SamAudioSeparator:
             return {}
         found = []
         for spec in named_rankers(raw_config(folder)):
+            if spec.runnable and spec.kind == "sound_activity":
+                found.append(f"sound_activity:{dict(spec.options)}")
+                continue
             path = ranker_checkpoint(spec, folder) if spec.runnable else None
             if path is not None:
                 found.append(f"{spec.kind}:{path.name}:{path.stat().st_size}")

@@ -1,7 +1,8 @@
 """The text ranker that runs: the rankers config.json names that are here, with their weights.
 
 The official ``text_ranker`` is one ranker (``clap``: the cosine of the CLAP embeddings,
-clap.py; ``judge``: the judge's overall score, judge.py) or an ``ensemble`` of them, whose
+clap.py; ``judge``: the judge's overall score, judge.py; ``sound_activity``: how well a
+candidate's sound matches the pair's spans, sound_activity.py) or an ``ensemble`` of them, whose
 score is Σ weight · member score and whose best candidate is the highest sum. Here the
 members whose files are on this machine make the sum: all of them, as the official one;
 when a member is absent the others rank without it, and load_text_ranker says so in one
@@ -29,6 +30,7 @@ from samaudio_daw.separation.sam_audio.rankers import (
     span_predictor_line,
     unused_line,
 )
+from samaudio_daw.separation.sam_audio.sound_activity import SoundActivity, Span
 
 PULL = "fetch it with `samaudio-daw model pull --with-rankers`"
 
@@ -38,14 +40,20 @@ class Member:
     """One loaded ranker and its weight in the ensemble (1 when it ranks alone)."""
 
     spec: RankerSpec
-    ranker: ClapRanker | JudgeRanker
+    ranker: ClapRanker | JudgeRanker | SoundActivity
     weight: float
 
     def score(
-        self, waves: torch.Tensor, mixtures: torch.Tensor, texts: Sequence[str]
+        self,
+        waves: torch.Tensor,
+        mixtures: torch.Tensor,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]],
     ) -> torch.Tensor:
         if isinstance(self.ranker, JudgeRanker):
             return self.ranker.score(waves, mixtures, texts)
+        if isinstance(self.ranker, SoundActivity):
+            return self.ranker.score(waves, spans or [()] * waves.shape[1])
         return self.ranker.score(waves, texts)
 
 
@@ -62,15 +70,20 @@ class EnsembleRanker:
         return found[0] if found else None
 
     def score(
-        self, waves: torch.Tensor, mixtures: torch.Tensor, texts: Sequence[str]
+        self,
+        waves: torch.Tensor,
+        mixtures: torch.Tensor,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]] = (),
     ) -> torch.Tensor:
-        """waves: (K, N, samples), mixtures: (N, samples) at 48 kHz, texts: N → (K, N),
-        higher = better: Σ weight · member score, or the one member's own score."""
+        """waves: (K, N, samples), mixtures: (N, samples) at 48 kHz, texts: N, spans: the
+        N pairs' anchors, for sound_activity (none given: none) → (K, N), higher = better:
+        Σ weight · member score, or the one member's own score."""
         if len(self.members) == 1:
-            return self.members[0].score(waves, mixtures, texts).to(waves.device)
+            return self.members[0].score(waves, mixtures, texts, spans).to(waves.device)
         total = torch.zeros(waves.shape[:2], device=waves.device)
         for member in self.members:
-            total += member.weight * member.score(waves, mixtures, texts).to(waves.device)
+            total += member.weight * member.score(waves, mixtures, texts, spans).to(waves.device)
         return total
 
 
@@ -110,7 +123,9 @@ def load_text_ranker(
     return ensemble, notes + ([line] if line else [])
 
 
-def _load(spec: RankerSpec, model_dir: Path, device: torch.device) -> ClapRanker | JudgeRanker:
+def _load(
+    spec: RankerSpec, model_dir: Path, device: torch.device
+) -> ClapRanker | JudgeRanker | SoundActivity:
     """One ranker; CheckpointMismatchError (one line) when its files are absent or wrong."""
     from samaudio_daw.separation.sam_audio.store import (
         judge_folder,
@@ -118,6 +133,11 @@ def _load(spec: RankerSpec, model_dir: Path, device: torch.device) -> ClapRanker
         tokenizer_folder,
     )
 
+    if spec.kind == "sound_activity":
+        try:
+            return SoundActivity.from_config(dict(spec.options))
+        except (TypeError, ValueError) as error:
+            raise CheckpointMismatchError(f"{spec.label}: {error}") from error
     if spec.kind == "judge":
         folder = judge_folder(spec, model_dir)
         if folder is None:

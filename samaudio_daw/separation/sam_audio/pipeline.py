@@ -51,6 +51,7 @@ from samaudio_daw.separation.sam_audio.ranking import (
     ranker_presence,
 )
 from samaudio_daw.separation.sam_audio.resample import resample
+from samaudio_daw.separation.sam_audio.sound_activity import Span
 from samaudio_daw.separation.sam_audio.text import TextFeatures
 
 if TYPE_CHECKING:
@@ -211,6 +212,24 @@ def prepare_inputs(
     )
 
 
+def item_anchors(
+    model: SamAudio,
+    items: Sequence[Item],
+    plan: ChunkPlan,
+    prompts: Sequence[Prompt],
+    inputs: ClipInputs,
+) -> list[tuple[Anchor, ...]]:
+    """Each (clip, prompt) pair's anchors, in seconds from the clip's start: the prompt's
+    own spans, else the span predictor's."""
+    frame_s = model.hop_samples / model.sample_rate
+    return [
+        clip_anchors(prompts[p], plan.starts[c] * frame_s, plan.chunk_frames * frame_s)
+        if prompts[p].spans
+        else inputs.predicted.get((c, p), ())
+        for c, p in items
+    ]
+
+
 def solve_targets(
     model: SamAudio,
     items: Sequence[Item],
@@ -225,13 +244,7 @@ def solve_targets(
     pairs, integrated from the noise of ``candidate``."""
     clip_ids = [c for c, _ in items]
     prompt_ids = torch.tensor([p for _, p in items])
-    frame_s = model.hop_samples / model.sample_rate
-    anchors = [
-        clip_anchors(prompts[p], plan.starts[c] * frame_s, plan.chunk_frames * frame_s)
-        if prompts[p].spans
-        else inputs.predicted.get((c, p), ())
-        for c, p in items
-    ]
+    anchors = item_anchors(model, items, plan, prompts, inputs)
     labels = label_frames(
         anchors, [plan.chunk_frames] * len(items), model.sample_rate, model.hop_samples
     )
@@ -255,15 +268,17 @@ def decode_targets(
     settings: TrackSettings,
     texts: Sequence[str],
     ranker: EnsembleRanker | None = None,
+    spans: Sequence[Sequence[Span]] = (),
 ) -> torch.Tensor:
     """Target latents (K candidates, n pairs, C, frames) → the kept waveforms (n, clip
-    samples) float32: decoded, and with several candidates the best by ``rank_by``."""
+    samples) float32: decoded, and with several candidates the best by ``rank_by``
+    (``spans``: each pair's anchors as (start, end) seconds, for the sound_activity ranker)."""
     waves = torch.stack([_decode(model, target, inputs.bits, settings) for target in targets])
     if waves.shape[0] == 1:
         return waves[0]
     mixtures = inputs.clips[[c for c, _ in items]]
     grid = StftGrid(model.sample_rate)
-    return pick_candidates(waves, mixtures, settings.rank_by, grid, ranker, texts)
+    return pick_candidates(waves, mixtures, settings.rank_by, grid, ranker, texts, spans)
 
 
 def _decode(
@@ -400,7 +415,13 @@ def blend_clips(
             if previous is not None:
                 finish(previous)
             texts = [prompts[p].text for _, p in batch]
-            decode = partial(decode_targets, model, batch, targets, inputs, settings, texts, ranker)
+            pair_spans = [
+                [(a.start_s, a.end_s) for a in anchors]
+                for anchors in item_anchors(model, batch, plan, prompts, inputs)
+            ]
+            decode = partial(
+                decode_targets, model, batch, targets, inputs, settings, texts, ranker, pair_spans
+            )
             decoder.submit(decode, (targets,))
             previous = batch
         if previous is not None:

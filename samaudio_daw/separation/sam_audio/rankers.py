@@ -12,11 +12,11 @@ The official config has three optional fields:
 - ``span_predictor``: a PE audio-frame model name (e.g. ``pe-a-frame-large``), run by
   spans.py with --predict-spans when its files are here (store.span_predictor_folder).
 
-The CLAP (clap.py) and judge (judge.py) text rankers are run, alone or weighted as the
-ensemble says (ensemble.py); a ranker is loaded only when the config names it and its files
-are on this machine: CLAP's checkpoint and roberta-base's tokenizer files
-(store.ranker_checkpoint, store.tokenizer_folder), the judge's folder (store.judge_folder).
-Everything else (sound_activity, the visual ranker) is reported in one line and left.
+The CLAP (clap.py), judge (judge.py) and sound_activity (sound_activity.py, no weights)
+text rankers are run, alone or weighted as the ensemble says (ensemble.py); a ranker is
+loaded only when the config names it and its files are on this machine: CLAP's checkpoint
+and roberta-base's tokenizer files (store.ranker_checkpoint, store.tokenizer_folder), the
+judge's folder (store.judge_folder). The visual ranker is reported in one line and left.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ JUDGE_REVISION = "sam_audio"
 JUDGE_FILES = ("config.json", "checkpoint.pt")
 JUDGE_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 """ModernBERT's tokenizer files, beside the judge's weights (the first one is needed)."""
-RUNNABLE = ("clap", "judge")
+RUNNABLE = ("clap", "judge", "sound_activity")
 """The text ranker kinds this build runs."""
 
 
@@ -68,6 +68,8 @@ class RankerSpec:
     """The hub revision of ``hub_repo`` (the judge's ``sam_audio``); None = main."""
     weight: float | None = None
     """Its weight in an ``ensemble`` ranker; None when it ranks alone."""
+    options: tuple[tuple[str, Any], ...] = ()
+    """The settings of a ranker without weights (sound_activity), as config.json gives them."""
 
     @property
     def runnable(self) -> bool:
@@ -75,6 +77,8 @@ class RankerSpec:
 
     @property
     def label(self) -> str:
+        if self.kind == "sound_activity":
+            return f"{self.field} (sound_activity: {dict(self.options) or 'official defaults'})"
         where = self.file or f"{self.hub_repo or ''}/{self.hub_file or ''}".strip("/")
         return f"{self.field} ({self.kind}: {where or 'no checkpoint named'})"
 
@@ -115,6 +119,9 @@ def _specs(field: str, value: object) -> list[RankerSpec]:
         # A hub id, or a folder (store.judge_folder tells them apart).
         model = str(value.get("checkpoint_or_model_id") or JUDGE_REPO)
         return [RankerSpec(field, kind, hub_repo=model, revision=JUDGE_REVISION)]
+    if kind == "sound_activity":
+        options = tuple(sorted((str(k), v) for k, v in value.items() if k != "kind"))
+        return [RankerSpec(field, kind, options=options)]
     checkpoint = value.get("checkpoint")
     return [RankerSpec(field, kind, file=str(checkpoint) if checkpoint else None)]
 

@@ -21,6 +21,7 @@ import torch
 
 from samaudio_daw.separation.sam_audio.masks import StftGrid
 from samaudio_daw.separation.sam_audio.presence import presence_scores
+from samaudio_daw.separation.sam_audio.sound_activity import Span
 
 if TYPE_CHECKING:
     from samaudio_daw.separation.sam_audio.ensemble import EnsembleRanker
@@ -38,11 +39,12 @@ def candidate_scores(
     grid: StftGrid,
     ranker: EnsembleRanker | None = None,
     texts: Sequence[str] = (),
+    spans: Sequence[Sequence[Span]] = (),
 ) -> torch.Tensor:
     """waves: (K, N, samples) candidates at 48 kHz; mixtures: (N, samples); texts: the N
-    prompts → (K, N), higher = better."""
+    prompts; spans: the N pairs' anchors (none: no spans) → (K, N), higher = better."""
     if rank_by == "ranker" and ranker is not None:
-        return ranker.score(waves, mixtures, texts).to(waves.device)
+        return ranker.score(waves, mixtures, texts, spans).to(waves.device)
     if rank_by in ("ranker", "presence"):
         return torch.stack([presence_scores(w, mixtures, grid) for w in waves])
     magnitudes = grid.stft(waves).abs()
@@ -57,9 +59,10 @@ def pick_candidates(
     grid: StftGrid,
     ranker: EnsembleRanker | None = None,
     texts: Sequence[str] = (),
+    spans: Sequence[Sequence[Span]] = (),
 ) -> torch.Tensor:
     """(K, N, samples) → (N, samples): per pair, the best candidate by ``rank_by``."""
-    best = candidate_scores(waves, mixtures, rank_by, grid, ranker, texts).argmax(dim=0)
+    best = candidate_scores(waves, mixtures, rank_by, grid, ranker, texts, spans).argmax(dim=0)
     return waves[best, torch.arange(waves.shape[1])]
 
 
