@@ -167,14 +167,16 @@ def cache_predictor(cache: Path, name: str, seed: int = 0) -> Path:
 
 
 def model_folder_naming(folder: Path, **fields: object) -> Path:
-    """A copy of the reference model folder whose config.json sets ``fields``; the
-    weights and T5 are copied, never linked, so nothing writes through."""
-    folder.mkdir(parents=True)
-    shutil.copy(REFERENCE / "checkpoint.pt", folder / "checkpoint.pt")
-    shutil.copytree(REFERENCE / "tiny_t5", folder / "tiny_t5")
-    config = json.loads((REFERENCE / "config.json").read_text()) | fields
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    return folder
+    """A copy of the reference model folder whose config.json sets ``fields`` (the ranker
+    tests' helper)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("test_sam_audio_rankers.py")
+    spec = importlib.util.spec_from_file_location("sam_audio_rankers_tests", path)
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    return helpers.model_folder_naming(REFERENCE, folder, **fields)
 
 
 @pytest.fixture(scope="module")
