@@ -172,12 +172,12 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
     from samaudio_daw.separation.sam_audio.rankers import (
         named_rankers,
         raw_config,
-        span_predictor_line,
         unused_line,
     )
     from samaudio_daw.separation.sam_audio.store import (
         judge_folder,
         ranker_checkpoint,
+        span_predictor_line,
         tokenizer_folder,
     )
 

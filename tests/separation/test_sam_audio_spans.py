@@ -33,7 +33,6 @@ from samaudio_daw.separation.sam_audio.anchors import Anchor
 from samaudio_daw.separation.sam_audio.backend import SamAudioSeparator
 from samaudio_daw.separation.sam_audio.cache import ModelCache, process_cache
 from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
-from samaudio_daw.separation.sam_audio.rankers import span_predictor_line
 from samaudio_daw.separation.sam_audio.spans import (
     DAC_PREFIX,
     SPAN_THRESHOLD,
@@ -41,6 +40,7 @@ from samaudio_daw.separation.sam_audio.spans import (
     SpanPredictor,
     load_span_predictor,
 )
+from samaudio_daw.separation.sam_audio.store import span_predictor_line
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / ".." / "shared" / "sam_audio_reference"

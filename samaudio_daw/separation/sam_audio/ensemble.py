@@ -27,7 +27,6 @@ from samaudio_daw.separation.sam_audio.rankers import (
     RankerSpec,
     named_rankers,
     raw_config,
-    span_predictor_line,
     unused_line,
 )
 from samaudio_daw.separation.sam_audio.sound_activity import SoundActivity, Span
@@ -118,6 +117,8 @@ def load_text_ranker(
             + f"; here only {', '.join(s.kind for s in loaded)} ranks, so a choice can differ "
             "from the official one"
         )
+    from samaudio_daw.separation.sam_audio.store import span_predictor_line
+
     line = span_predictor_line(raw)
     ensemble = EnsembleRanker(tuple(members)) if members else None
     return ensemble, notes + ([line] if line else [])

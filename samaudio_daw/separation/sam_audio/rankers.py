@@ -146,24 +146,3 @@ def unused_line(spec: RankerSpec, specs: list[RankerSpec]) -> str:
             "count, so a choice can differ"
         )
     return line
-
-
-def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
-    """One line about the config's span predictor (here, and run with --predict-spans, or
-    absent), or None when it names none; reads no weights."""
-    from samaudio_daw.separation.sam_audio.store import span_predictor_folder
-
-    name = raw.get("span_predictor")
-    if not name:
-        return None
-    folder = span_predictor_folder(str(name))
-    if folder is None:
-        return (
-            f"span predictor {name!r} (named in config.json): absent (fetch it with "
-            "`samaudio-daw model pull --with-rankers`); spans come from regions and the time "
-            "selection"
-        )
-    return (
-        f"span predictor {name!r} (named in config.json): at {folder}, finds '+' spans for "
-        "prompts without regions or a time selection with --predict-spans"
-    )

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -690,3 +690,22 @@ def _size(n_bytes: int) -> str:
 
 
 format_size = _size
+
+
+def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
+    """One line about the config's span predictor (here, and run with --predict-spans, or
+    absent), or None when it names none; reads no weights."""
+    name = raw.get("span_predictor")
+    if not name:
+        return None
+    folder = span_predictor_folder(str(name))
+    if folder is None:
+        return (
+            f"span predictor {name!r} (named in config.json): absent (fetch it with "
+            "`samaudio-daw model pull --with-rankers`); spans come from regions and the time "
+            "selection"
+        )
+    return (
+        f"span predictor {name!r} (named in config.json): at {folder}, finds '+' spans for "
+        "prompts without regions or a time selection with --predict-spans"
+    )
