@@ -124,10 +124,10 @@ model_options = _stack(
             type=click.Choice(["ranker", "presence", "consensus"]),
             default="ranker",
             show_default=True,
-            help="sam-audio: ranker keeps the text ranker's choice (CLAP, the judge or their "
-            "weighted ensemble, as the model's config.json names; without their files: "
-            "presence, with a warning), presence the least invented candidate, consensus the "
-            "most typical.",
+            help="sam-audio: ranker keeps the text ranker's choice (CLAP, the judge, sound "
+            "activity or their weighted ensemble, as the model's config.json names; without "
+            "their files: presence, with a warning), presence the least invented candidate, "
+            "consensus the most typical.",
         ),
         click.option(
             "--presence-threshold",

@@ -1,8 +1,8 @@
 """Choosing among several noise candidates of one (clip, prompt) pair.
 
 The official model draws several candidates and keeps the one its text ranker (named in
-config.json as ``text_ranker``: CLAP, the judge, or an ensemble of them; ensemble.py,
-rankers.py) scores highest. The user chooses the rule:
+config.json as ``text_ranker``: CLAP, the judge, sound activity against the pair's spans,
+or an ensemble of them; ensemble.py, rankers.py) scores highest. The user chooses the rule:
 
 - ``ranker`` (default): the text ranker's choice, when the config names one and its files
   are on this machine; otherwise ``presence``, with one warning.
