@@ -224,6 +224,25 @@ def span_predictor_folder(name: str) -> Path | None:
     return _cached_snapshot(span_predictor_model(name), SPAN_PREDICTOR_FILES)
 
 
+def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
+    """One line about the config's span predictor (here, and run with --predict-spans, or
+    absent), or None when it names none; reads no weights."""
+    name = raw.get("span_predictor")
+    if not name:
+        return None
+    folder = span_predictor_folder(str(name))
+    if folder is None:
+        return (
+            f"span predictor {name!r} (named in config.json): absent (fetch it with "
+            "`samaudio-daw model pull --with-rankers`); spans come from regions and the time "
+            "selection"
+        )
+    return (
+        f"span predictor {name!r} (named in config.json): at {folder}, finds '+' spans for "
+        "prompts without regions or a time selection with --predict-spans"
+    )
+
+
 def resolve(source: str | Path, revision: str | None = None, *, progress: bool = True) -> Path:
     """The folder to load: a local folder as is; a hub model from the cache, else pulled
     (with a progress bar when stderr is a terminal)."""
@@ -690,22 +709,3 @@ def _size(n_bytes: int) -> str:
 
 
 format_size = _size
-
-
-def span_predictor_line(raw: Mapping[str, Any]) -> str | None:
-    """One line about the config's span predictor (here, and run with --predict-spans, or
-    absent), or None when it names none; reads no weights."""
-    name = raw.get("span_predictor")
-    if not name:
-        return None
-    folder = span_predictor_folder(str(name))
-    if folder is None:
-        return (
-            f"span predictor {name!r} (named in config.json): absent (fetch it with "
-            "`samaudio-daw model pull --with-rankers`); spans come from regions and the time "
-            "selection"
-        )
-    return (
-        f"span predictor {name!r} (named in config.json): at {folder}, finds '+' spans for "
-        "prompts without regions or a time selection with --predict-spans"
-    )
