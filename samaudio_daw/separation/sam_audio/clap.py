@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
+from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError, first_line
 from samaudio_daw.separation.sam_audio.htsat import HtsatAudioBranch, HtsatShape, htsat_shape
 
 SAMPLE_RATE = 48_000
@@ -160,7 +160,7 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         with safe_globals(allowed) if safe_globals else contextlib.nullcontext():
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        why = first_line(error)
         raise CheckpointMismatchError(f"{path}: not a readable CLAP checkpoint ({why})") from error
     state = raw.get("state_dict", raw) if isinstance(raw, Mapping) else None
     if not isinstance(state, Mapping):

@@ -24,3 +24,10 @@ class CheckpointMismatchError(SeparationError):
 
 class GpuMemoryError(SeparationError):
     """The GPU ran out of memory even with one chunk per batch."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none), for the
+    one-line refusals of files we cannot read."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -41,15 +41,19 @@ from torch import nn
 
 from samaudio_daw.separation.sam_audio.codec import DacVaeEncoder
 from samaudio_daw.separation.sam_audio.config import CodecConfig, _pick
-from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
+from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError, first_line
 from samaudio_daw.separation.sam_audio.loader import _weight_norm
-from samaudio_daw.separation.sam_audio.pe_transformer import PeShape, PeTransformer
+from samaudio_daw.separation.sam_audio.pe_transformer import (
+    PeShape,
+    PeTransformer,
+    text_class_token,
+    tokenize,
+)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 SCORES = ("overall", "recall", "precision", "faithfulness")
 """The head's four outputs, in order; the ranker uses ``overall``."""
-MAX_TOKENS = 512
 _SECTIONS = ("audio_codec", "transformer", "finetune_transformer", "text_model")
 
 
@@ -134,12 +138,10 @@ class SamAudioJudge(nn.Module):
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Tokens (B, S) → (B, width): the first token of the chosen hidden state."""
-        out = self.text_model(
-            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+        first = text_class_token(
+            self.text_model, input_ids, attention_mask, self.config.nth_text_layer
         )
-        layer = self.config.nth_text_layer
-        hidden = out.last_hidden_state if layer is None else out.hidden_states[layer]
-        return self.text_proj1(hidden[:, 0])
+        return self.text_proj1(first)
 
     def audio_frames(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, 1, L) at 48 kHz → (B, T, width): the audio transformer's frames."""
@@ -183,16 +185,7 @@ class JudgeRanker(nn.Module):
         return self.model.mean.device
 
     def text_features(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(
-            list(texts),
-            padding="longest",
-            truncation=True,
-            max_length=MAX_TOKENS,
-            return_tensors="pt",
-        )
-        return self.model.text_features(
-            tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
-        )
+        return self.model.text_features(*tokenize(self.tokenizer, texts, self.device))
 
     @torch.inference_mode()
     def score(
@@ -217,7 +210,7 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        why = first_line(error)
         raise CheckpointMismatchError(f"{path}: not a readable judge checkpoint ({why})") from error
     if not isinstance(raw, Mapping) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointMismatchError(f"{path}: not a judge checkpoint (no state dict of tensors)")
@@ -258,7 +251,7 @@ def load_tokenizer(folder: Path) -> Any:
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except Exception as error:
-        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        why = first_line(error)
         raise CheckpointMismatchError(f"{folder}: no usable tokenizer ({why})") from error
 
 

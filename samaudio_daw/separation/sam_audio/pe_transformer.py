@@ -17,11 +17,14 @@ so its checkpoints load as they are:
 
 Padding masks are not taken: every caller here passes clips of one length, where the
 original's masked statistics equal the plain ones.
+
+Both models read their text the same way (``tokenize``, ``text_class_token``): ModernBERT
+tokens padded to the longest text and cut at 512, and the first token of one hidden state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,3 +182,38 @@ class ContrastiveHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.layer_norm(x))
+
+
+TEXT_MAX_TOKENS = 512
+"""The PE models' processors pad to the longest text and cut at this many tokens."""
+
+
+def tokenize(
+    tokenizer: Any, texts: Sequence[str], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """n texts → (input ids, attention mask), each (n, tokens), on ``device``."""
+    tokens = tokenizer(
+        list(texts),
+        padding="longest",
+        truncation=True,
+        max_length=TEXT_MAX_TOKENS,
+        return_tensors="pt",
+    )
+    return tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
+
+
+def text_class_token(
+    text_model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    nth_layer: int | None,
+) -> torch.Tensor:
+    """(n, width): the first token of hidden state ``nth_layer`` of the text model (its last
+    hidden state when None), as perception_models' ``_get_text_output`` pools it."""
+    out = text_model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        output_hidden_states=nth_layer is not None,
+    )
+    hidden = out.last_hidden_state if nth_layer is None else out.hidden_states[nth_layer]
+    return hidden[:, 0]

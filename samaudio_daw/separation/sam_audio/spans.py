@@ -35,16 +35,17 @@ import torch
 from torch import nn
 
 from samaudio_daw.separation.sam_audio.anchors import Anchor
-from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError
+from samaudio_daw.separation.sam_audio.errors import CheckpointMismatchError, first_line
 from samaudio_daw.separation.sam_audio.pe_transformer import (
     ContrastiveHead,
     PeShape,
     PeTransformer,
+    text_class_token,
+    tokenize,
 )
 
 SPAN_THRESHOLD = 0.3
 """A frame is active above this probability (the official ``threshold`` default)."""
-TEXT_MAX_TOKENS = 512
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 DAC_PREFIX = "audio_model.dac_vae_encoder."
@@ -138,22 +139,10 @@ class SpanPredictor(nn.Module):
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """n texts → (n, output_dim)."""
-        device = self.logit_scale.device
-        tokens = self.tokenizer(
-            list(texts),
-            padding="longest",
-            truncation=True,
-            max_length=TEXT_MAX_TOKENS,
-            return_tensors="pt",
+        ids, mask = tokenize(self.tokenizer, texts, self.logit_scale.device)
+        return self.text_head(
+            text_class_token(self.text_model, ids, mask, self.shape.nth_text_layer)
         )
-        nth = self.shape.nth_text_layer
-        out = self.text_model(
-            input_ids=tokens["input_ids"].to(device),
-            attention_mask=tokens["attention_mask"].to(device),
-            output_hidden_states=nth is not None,
-        )
-        hidden = out.last_hidden_state if nth is None else out.hidden_states[nth]
-        return self.text_head(hidden[:, 0])
 
     def probabilities(self, latents: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
         """latents (n, C, frames) of the mixture, n texts → (n, frames) in [0, 1]."""
@@ -197,11 +186,6 @@ def active_runs(active: torch.Tensor) -> list[list[tuple[int, int]]]:
     return runs
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def read_shape(folder: Path) -> FrameShape:
     path = folder / CONFIG_FILE
     try:
@@ -211,7 +195,7 @@ def read_shape(folder: Path) -> FrameShape:
         return FrameShape.from_dict(raw)
     except (OSError, ValueError, TypeError, AttributeError) as error:
         raise CheckpointMismatchError(
-            f"{path}: not a PE-A-Frame config.json ({_one_line(error)})"
+            f"{path}: not a PE-A-Frame config.json ({first_line(error)})"
         ) from error
 
 
@@ -222,7 +206,7 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except Exception as error:
         raise CheckpointMismatchError(
-            f"{path}: not a readable safetensors file ({_one_line(error)})"
+            f"{path}: not a readable safetensors file ({first_line(error)})"
         ) from error
 
 
@@ -260,7 +244,7 @@ def load_span_predictor(folder: Path, device: torch.device) -> SpanPredictor:
     except Exception as error:
         raise CheckpointMismatchError(
             f"{folder}: no ModernBERT tokenizer files (tokenizer.json, tokenizer_config.json) "
-            f"that transformers can read ({_one_line(error)})"
+            f"that transformers can read ({first_line(error)})"
         ) from error
     predictor = SpanPredictor(shape, tokenizer)
     used = {k: v for k, v in state.items() if not k.startswith(DAC_PREFIX)}
@@ -275,7 +259,7 @@ def load_span_predictor(folder: Path, device: torch.device) -> SpanPredictor:
     try:
         predictor.load_state_dict(used, strict=True)
     except RuntimeError as error:  # a shape that differs from config.json's
-        why = str(error).split("\n\t")[1] if "\n\t" in str(error) else _one_line(error)
+        why = str(error).split("\n\t")[1] if "\n\t" in str(error) else first_line(error)
         raise CheckpointMismatchError(
             f"{path}: weights do not fit the PE-A-Frame model config.json describes ({why})"
         ) from error
