@@ -364,60 +364,58 @@ def _ranker_files(
     return found
 
 
+def _pull_required(
+    model: HubModel,
+    needed: Sequence[str],
+    optional: Sequence[str],
+    not_this: str,
+    progress: bool,
+    on_file: Callable[[str, int], None] | None,
+    licence: bool = True,
+) -> None:
+    """Fetch ``needed`` (a listing without one of them is refused in one line: "REPO ...
+    has no FILE: ``not_this``"), the ``optional`` files the repository holds and, with
+    ``licence``, its licence files."""
+
+    def choose(info: dict[str, int], where: str) -> dict[str, int]:
+        absent = [name for name in needed if name not in info]
+        if absent:
+            raise ModelNotFoundError(f"{where} has no {', '.join(absent)}: {not_this}")
+        wanted = (*needed, *optional)
+        return {
+            n: size
+            for n, size in info.items()
+            if n in wanted or (licence and LICENCE_FILE.match(n))
+        }
+
+    _pull_listed(model, choose, progress, on_file)
+
+
 def _pull_span_predictor(
     model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
 ) -> None:
     """PE-A-Frame's config, weights, tokenizer files and licence (spans.py reads them)."""
-
-    def choose(info: dict[str, int], where: str) -> dict[str, int]:
-        absent = [name for name in SPAN_PREDICTOR_FILES if name not in info]
-        if absent:
-            raise ModelNotFoundError(
-                f"{where} has no {', '.join(absent)}: not a PE-A-Frame span predictor in "
-                "perception_models' layout"
-            )
-        wanted = SPAN_PREDICTOR_FILES + SPAN_PREDICTOR_EXTRA
-        return {n: s for n, s in info.items() if n in wanted or LICENCE_FILE.match(n)}
-
-    _pull_listed(model, choose, progress, on_file)
+    not_this = "not a PE-A-Frame span predictor in perception_models' layout"
+    _pull_required(model, SPAN_PREDICTOR_FILES, SPAN_PREDICTOR_EXTRA, not_this, progress, on_file)
 
 
 def _pull_tokenizer(
     model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
 ) -> None:
     """roberta-base's vocabulary and merges (and its small config files), not its weights."""
-
-    def choose(info: dict[str, int], where: str) -> dict[str, int]:
-        absent = [name for name in TOKENIZER_FILES if name not in info]
-        if absent:
-            raise ModelNotFoundError(
-                f"{where} has no {', '.join(absent)}: not roberta-base's tokenizer, which the "
-                "CLAP text ranker needs"
-            )
-        return {n: info[n] for n in TOKENIZER_FILES + TOKENIZER_EXTRA if n in info}
-
-    _pull_listed(model, choose, progress, on_file)
+    not_this = "not roberta-base's tokenizer, which the CLAP text ranker needs"
+    _pull_required(
+        model, TOKENIZER_FILES, TOKENIZER_EXTRA, not_this, progress, on_file, licence=False
+    )
 
 
 def _pull_judge(
     model: HubModel, progress: bool, on_file: Callable[[str, int], None] | None
 ) -> None:
     """The judge's config.json, checkpoint.pt, tokenizer and licence files."""
-
-    def choose(info: dict[str, int], where: str) -> dict[str, int]:
-        absent = [name for name in (*JUDGE_FILES, JUDGE_TOKENIZER_FILES[0]) if name not in info]
-        if absent:
-            raise ModelNotFoundError(
-                f"{where} at revision {model.revision} has no {', '.join(absent)}: not the "
-                "SAM-Audio judge in the official layout (facebook/sam-audio-judge)"
-            )
-        return {
-            n: s
-            for n, s in info.items()
-            if n in JUDGE_FILES or n in JUDGE_TOKENIZER_FILES or LICENCE_FILE.match(n)
-        }
-
-    _pull_listed(model, choose, progress, on_file)
+    not_this = "not the SAM-Audio judge in the official layout (facebook/sam-audio-judge)"
+    needed = (*JUDGE_FILES, JUDGE_TOKENIZER_FILES[0])
+    _pull_required(model, needed, JUDGE_TOKENIZER_FILES, not_this, progress, on_file)
 
 
 def _pull_one(
@@ -438,12 +436,14 @@ def _pull_listed(
     on_file: Callable[[str, int], None] | None,
 ) -> list[Path]:
     """Fetch the files ``choose`` picks from the repository's listing (it gets the listing
-    and "REPO on ENDPOINT" for its errors), after checking they fit on the disk."""
+    and "REPO on ENDPOINT [at revision REV]" for its errors), after checking they fit on
+    the disk."""
     hub = _hub()
     token = hub.get_token()
     endpoint = model.endpoint or hub_endpoint()
     info = _call(model, token, lambda: _listing(hub, model, endpoint))
-    files = choose(info, f"{model.repo_id} on {endpoint}")
+    at = f" at revision {model.revision}" if model.revision else ""
+    files = choose(info, f"{model.repo_id} on {endpoint}{at}")
     _check_space(files)
     return [_fetch(hub, model, endpoint, token, n, files, progress, on_file) for n in files]
 
