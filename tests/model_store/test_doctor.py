@@ -104,19 +104,26 @@ def test_doctor_names_a_broken_model(tmp_path: Path, monkeypatch) -> None:
     assert not model.ok and "checkpoint.pt" in model.detail
 
 
-def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, monkeypatch) -> None:
+def _model_naming(tmp_path: Path, monkeypatch, **fields: object) -> Path:
+    """A copy of the reference model whose config.json sets ``fields``, and an empty hub cache."""
     if not REFERENCE.is_dir():
         pytest.skip("reference checkpoint not found")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "model"
     shutil.copytree(REFERENCE, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config |= {
-        "text_ranker": {"kind": "clap", "checkpoint": "text_ranker/clap.pt"},
-        "visual_ranker": {"kind": "imagebind", "checkpoint": None},
-        "span_predictor": "pe-a-frame-large",
-    }
+    config = json.loads((folder / "config.json").read_text()) | fields
     (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, monkeypatch) -> None:
+    folder = _model_naming(
+        tmp_path,
+        monkeypatch,
+        text_ranker={"kind": "clap", "checkpoint": "text_ranker/clap.pt"},
+        visual_ranker={"kind": "imagebind", "checkpoint": None},
+        span_predictor="pe-a-frame-large",
+    )
     detail = {
         c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
     }["rankers"].detail
@@ -159,17 +166,11 @@ def test_doctor_says_which_rankers_and_span_predictor_are_used(tmp_path: Path, m
 
 
 def test_doctor_says_a_sound_activity_ranker_needs_no_weights(tmp_path: Path, monkeypatch) -> None:
-    if not REFERENCE.is_dir():
-        pytest.skip("reference checkpoint not found")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "model"
-    shutil.copytree(REFERENCE, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["text_ranker"] = {"kind": "ensemble", "rankers": {
+    ensemble = {"kind": "ensemble", "rankers": {
         "clap": [{"kind": "clap", "checkpoint": "clap.pt"}, 5.0],
         "activity": [{"kind": "sound_activity", "metric": "recall"}, 2.0],
     }}  # fmt: skip
-    (folder / "config.json").write_text(json.dumps(config))
+    folder = _model_naming(tmp_path, monkeypatch, text_ranker=ensemble)
     detail = {
         c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
     }["rankers"].detail
