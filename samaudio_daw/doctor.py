@@ -174,6 +174,7 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
         raw_config,
         unused_line,
     )
+    from samaudio_daw.separation.sam_audio.sound_activity import SoundActivity
     from samaudio_daw.separation.sam_audio.store import (
         judge_folder,
         ranker_checkpoint,
@@ -193,6 +194,11 @@ def _rankers(report: DoctorReport, model_dir: Path) -> None:
             parts.append(unused_line(spec, specs))
             continue
         if spec.kind == "sound_activity":
+            try:
+                SoundActivity.from_config(dict(spec.options))
+            except (TypeError, ValueError) as error:
+                parts.append(f"{spec.label}: {error}")
+                continue
             ready += 1
             parts.append(
                 f"{spec.label}: needs no weights, ranks --candidates{weight} by how well each "

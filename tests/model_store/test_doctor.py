@@ -180,3 +180,11 @@ def test_doctor_says_a_sound_activity_ranker_needs_no_weights(tmp_path: Path, mo
     ) in detail
     assert "text_ranker (clap: clap.pt): checkpoint absent" in detail
     assert "falls back to presence" not in detail
+    # A setting the ranker does not know is said, as loading it would say it.
+    ensemble["rankers"]["activity"][0]["metric"] = "f1"
+    folder = _model_naming(tmp_path / "again", monkeypatch, text_ranker=ensemble)
+    detail = {
+        c.name: c for c in run_doctor(str(folder), measure=False, reaper_path=tmp_path).checks
+    }["rankers"].detail
+    assert "text_ranker (sound_activity: {'metric': 'f1'}): sound_activity metric must be" in detail
+    assert "falls back to presence" in detail
